@@ -1,0 +1,358 @@
+"""Typed, strict campaign configuration (``workflows/*.yaml``).
+
+A campaign file is validated once, at launch, by :func:`load_config`. Every model forbids unknown keys,
+and every error message names the file, the field and how to fix it. Defaults follow the thesis behind
+heal (Mou 2023, see ``../shared/thesis-facts.md``) unless the field's docstring says otherwise.
+Units: temperatures K, pressures bar, lengths Å, forces eV/Å, time steps fs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from ase.data import chemical_symbols
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from heal import MACHINES_DIR
+from heal.errors import ConfigError
+from heal.families import FAMILIES
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SystemSpec(_Strict):
+    """Which alloy: a seed family (HEA4/5/7/10) or explicit elements, with a composition."""
+
+    family: Literal["HEA4", "HEA5", "HEA7", "HEA10"] | None = None
+    elements: list[str] | None = None
+    #: atomic fractions per element; must sum to 1. Default: equiatomic.
+    composition: dict[str, float] | None = None
+
+    @field_validator("elements")
+    @classmethod
+    def _known_elements(cls, v: list[str] | None) -> list[str] | None:
+        if v is None:
+            return v
+        for el in v:
+            if el not in chemical_symbols[1:]:
+                raise ValueError(f"unknown element {el!r}; use a chemical symbol such as Ni, Co, Cr, Al")
+        if len(set(v)) != len(v):
+            raise ValueError("elements are listed twice; list each element once")
+        return v
+
+    @model_validator(mode="after")
+    def _resolve(self) -> "SystemSpec":
+        if self.family is None and not self.elements:
+            raise ValueError("give either 'family' (HEA4, HEA5, HEA7, HEA10) or a list of 'elements'")
+        if self.family is not None and self.elements and sorted(self.elements) != sorted(FAMILIES[self.family]):
+            raise ValueError(f"'elements' {self.elements} disagree with family {self.family} "
+                             f"({FAMILIES[self.family]}); give one or the other")
+        els = self.elements or list(FAMILIES[self.family])  # type: ignore[index]
+        comp = self.composition
+        if comp is None:
+            comp = {el: 1.0 / len(els) for el in els}
+        for el, x in comp.items():
+            if el not in chemical_symbols[1:]:
+                raise ValueError(f"composition has unknown element {el!r}; use a chemical symbol")
+            if el not in els:
+                raise ValueError(f"composition names {el!r}, which is not among the elements {els}; "
+                                 f"add it to 'elements' or remove it from 'composition'")
+            if not (x >= 0.0) or math.isinf(x):
+                raise ValueError(f"composition of {el} is {x}; fractions must be finite and >= 0")
+        total = sum(comp.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"composition fractions sum to {total:.6g}, not 1; rescale them so they sum to 1")
+        object.__setattr__(self, "elements", els)
+        object.__setattr__(self, "composition", {el: float(comp.get(el, 0.0)) for el in els})
+        return self
+
+    @property
+    def type_map(self) -> list[str]:
+        """Element order used by every model and dataset of the campaign."""
+        return list(self.elements or [])
+
+
+class SeedSpec(_Strict):
+    """Seed structures for exploration (thesis: FCC/BCC/HCP and melt cells, 50-120 atoms, 0.95-1.2 scaling)."""
+
+    phases: list[Literal["fcc", "bcc", "hcp", "melt"]] = ["fcc", "bcc", "hcp", "melt"]
+    min_atoms: int = Field(50, ge=1)
+    max_atoms: int = Field(120, ge=1)
+    scales: list[float] = [0.95, 1.0, 1.05, 1.1, 1.2]
+    decoration: Literal["random", "sqs"] = "random"
+    #: independent decorations per (phase, scale)
+    replicas: int = Field(1, ge=1)
+    seed: int = 0
+
+    @field_validator("scales")
+    @classmethod
+    def _scales(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("give at least one lattice scale, e.g. [1.0]")
+        for s in v:
+            if not (0.5 <= s <= 2.0):
+                raise ValueError(f"lattice scale {s} is outside 0.5-2.0; the thesis uses 0.95-1.2")
+        return v
+
+    @model_validator(mode="after")
+    def _sizes(self) -> "SeedSpec":
+        if self.min_atoms > self.max_atoms:
+            raise ValueError(f"min_atoms ({self.min_atoms}) > max_atoms ({self.max_atoms}); swap them")
+        return self
+
+
+class InitSpec(_Strict):
+    """Initial data for iteration 0: imported AIMD frames and/or labeled rattled seeds."""
+
+    data: list[str] = []
+    trim: int = Field(0, ge=0)
+    #: rattled, scaled seed structures labeled by the campaign's oracle before iteration 0
+    n_seed_labels: int = Field(20, ge=0)
+    rattle: float = Field(0.05, ge=0.0, description="Gaussian displacement std (Å)")
+
+
+class ExploreStage(_Strict):
+    """One rung of the exploration ladder."""
+
+    temperatures: list[float]
+    #: bar; None means NVT, a list means NPT (isotropic) at each pressure
+    pressures: list[float] | None = None
+    nsteps: int = Field(1000, ge=1)
+
+    @field_validator("temperatures")
+    @classmethod
+    def _positive(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("give at least one temperature (K)")
+        for t in v:
+            if not (t > 0.0) or math.isinf(t):
+                raise ValueError(f"temperature {t} K is not positive; temperatures are absolute (K > 0)")
+        return v
+
+
+class ExploreSpec(_Strict):
+    engine: Literal["lammps"] = "lammps"
+    stages: list[ExploreStage] = [ExploreStage(temperatures=[300.0, 600.0, 1000.0]),
+                                  ExploreStage(temperatures=[1500.0, 2000.0, 3000.0])]
+    timestep_fs: float = Field(1.0, gt=0.0, le=10.0)
+    dump_freq: int = Field(10, ge=1)
+    #: seed structures explored per iteration (cycled through the seed set)
+    structures_per_iter: int = Field(4, ge=1)
+    #: LAMMPS runs grouped into one task (one Firework)
+    runs_per_task: int = Field(4, ge=1)
+
+
+class SelectSpec(_Strict):
+    """Trust levels on the max force deviation (eV/Å) and an optional virial criterion (eV/atom)."""
+
+    strategy: Literal["random", "maxvol"] = "random"
+    f_lo: float = Field(0.05, ge=0.0)
+    f_hi: float = Field(0.35, gt=0.0)
+    v_lo: float | None = None
+    v_hi: float | None = None
+    max_per_iter: int = Field(20, ge=1)
+    min_per_iter: int = Field(0, ge=0)
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _levels(self) -> "SelectSpec":
+        if self.f_lo >= self.f_hi:
+            raise ValueError(f"trust levels f_lo={self.f_lo} >= f_hi={self.f_hi}; f_lo must be below f_hi")
+        if (self.v_lo is None) != (self.v_hi is None):
+            raise ValueError("give both v_lo and v_hi for the virial criterion, or neither")
+        if self.v_lo is not None and self.v_hi is not None and self.v_lo >= self.v_hi:
+            raise ValueError(f"virial trust levels v_lo={self.v_lo} >= v_hi={self.v_hi}; v_lo must be below v_hi")
+        if self.min_per_iter > self.max_per_iter:
+            raise ValueError(f"min_per_iter ({self.min_per_iter}) > max_per_iter ({self.max_per_iter})")
+        return self
+
+
+class LabelSpec(_Strict):
+    """The labeling oracle and the sanity checks every label must pass."""
+
+    oracle: str = "meam"
+    params: dict[str, Any] = {}
+    #: largest allowed |F| component (eV/Å); bigger labels are rejected as broken
+    max_force: float = Field(50.0, gt=0.0)
+    #: shortest allowed interatomic distance (Å); thesis: 1.5
+    d_min: float = Field(1.5, ge=0.0)
+    batch_size: int = Field(10, ge=1)
+    retries: int = Field(2, ge=0)
+    #: the iteration stops if more than this fraction of labels fails
+    max_fail_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    timeout_s: float = Field(3600.0, gt=0.0)
+
+
+class TrainSpec(_Strict):
+    """DeePMD ensemble (thesis defaults: se_e2_a, [25,50,100] / [240,240,240], rcut 6 Å) or MTP."""
+
+    engine: Literal["deepmd", "mtp"] = "deepmd"
+    n_models: int = Field(4, ge=1)
+    steps: int = Field(100000, ge=1)
+    rcut: float = Field(6.0, gt=0.0)
+    rcut_smth: float = Field(0.5, ge=0.0)
+    embedding: list[int] = [25, 50, 100]
+    fitting: list[int] = [240, 240, 240]
+    axis_neuron: int = Field(16, ge=1)
+    start_lr: float = Field(1e-3, gt=0.0)
+    stop_lr: float = Field(3.51e-8, gt=0.0)
+    pref_e: tuple[float, float] = (0.02, 1.0)
+    pref_f: tuple[float, float] = (1000.0, 1.0)
+    pref_v: tuple[float, float] = (100.0, 1.0)
+    batch_size: int | Literal["auto"] = "auto"
+    disp_freq: int = Field(100, ge=1)
+    #: fraction of frames held out for ``dp test``
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    #: later iterations start from the previous iteration's models
+    init_from_previous: bool = True
+    #: MTP settings (engine: mtp)
+    mtp_level: int = Field(10, ge=2)
+    seed: int = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> "TrainSpec":
+        if self.rcut_smth >= self.rcut:
+            raise ValueError(f"rcut_smth ({self.rcut_smth}) must be below rcut ({self.rcut})")
+        if self.stop_lr > self.start_lr:
+            raise ValueError(f"stop_lr ({self.stop_lr}) > start_lr ({self.start_lr}); the rate decays")
+        return self
+
+
+class LoopSpec(_Strict):
+    max_iterations: int = Field(10, ge=1)
+    #: stop when the accurate ratio >= target for `converged_iterations` iterations in a row
+    accurate_target: float = Field(0.95, gt=0.0, le=1.0)
+    converged_iterations: int = Field(2, ge=1)
+    #: total labels allowed (initial data excluded); None = no budget
+    label_budget: int | None = Field(None, ge=1)
+
+
+class StoreSpec(_Strict):
+    """``uri: mongodb://...`` for a MongoDB server; default: the embedded durable store in the campaign dir."""
+
+    uri: str | None = None
+
+    @field_validator("uri")
+    @classmethod
+    def _uri(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("mongodb://", "mongodb+srv://")):
+            raise ValueError("store.uri must start with mongodb:// or mongodb+srv://; "
+                             "remove it to use the embedded store")
+        return v
+
+
+class CampaignConfig(_Strict):
+    name: str
+    system: SystemSpec
+    seeds: SeedSpec = SeedSpec()
+    init: InitSpec = InitSpec()
+    explore: ExploreSpec = ExploreSpec()
+    select: SelectSpec = SelectSpec()
+    label: LabelSpec = LabelSpec()
+    train: TrainSpec = TrainSpec()
+    loop: LoopSpec = LoopSpec()
+    store: StoreSpec = StoreSpec()
+    #: dpdispatcher / executor preset: machines/<machine>.yaml or a path to such a file
+    machine: str = "local"
+    #: campaign directory; default campaigns/<name> beside the campaign file's parent
+    root: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _NAME_RE.match(v):
+            raise ValueError(f"campaign name {v!r} must be 1-64 letters, digits, '_', '-' or '.', "
+                             f"starting with a letter or digit")
+        return v
+
+    # --- derived paths -------------------------------------------------------------------------
+    source: Path | None = Field(None, exclude=True)
+
+    def campaign_dir(self) -> Path:
+        if self.root:
+            p = Path(self.root).expanduser()
+            if not p.is_absolute() and self.source is not None:
+                p = self.source.parent / p
+            return p.resolve()
+        base = self.source.parent.parent if self.source is not None else Path.cwd()
+        return (base / "campaigns" / self.name).resolve()
+
+    def machine_file(self) -> Path:
+        return resolve_machine(self.machine, self.source)
+
+
+def resolve_machine(machine: str, source: Path | None = None) -> Path:
+    """Find a machine preset by name (``machines/NAME.yaml``) or path."""
+    cand = Path(machine).expanduser()
+    tries = []
+    if cand.suffix in (".yaml", ".yml") or "/" in machine:
+        tries.append(cand if cand.is_absolute() or source is None else source.parent / cand)
+        tries.append(cand)
+    else:
+        if source is not None:
+            tries.append(source.parent.parent / "machines" / f"{machine}.yaml")
+        tries.append(Path.cwd() / "machines" / f"{machine}.yaml")
+        tries.append(MACHINES_DIR / f"{machine}.yaml")
+    for t in tries:
+        if t.is_file():
+            return t.resolve()
+    known = sorted(p.stem for p in MACHINES_DIR.glob("*.yaml"))
+    raise FileNotFoundError(f"machine preset {machine!r} not found (looked in {', '.join(str(t) for t in tries)}); "
+                            f"use one of {known} or a path to a machines/*.yaml file")
+
+
+def _format_errors(path: str, err: ValidationError) -> str:
+    lines = [f"{path}: {err.error_count()} problem(s) in the campaign file"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = f"unknown key {loc.split('.')[-1]!r}; remove it or check its spelling (see workflows/hea4.yaml)"
+        elif e["type"] == "missing":
+            msg = "required field is missing; add it"
+        elif e["type"] == "literal_error":
+            msg = f"{msg} (got {e.get('input')!r})"
+        lines.append(f"  {path}: field '{loc}': {msg}")
+    return "\n".join(lines)
+
+
+def parse_config(data: Any, source: str | Path = "<config>") -> CampaignConfig:
+    """Validate a campaign mapping; raise ConfigError naming `source`, the field and the fix."""
+    src = str(source)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{src}: the campaign file must be a YAML mapping (key: value), "
+                          f"got {type(data).__name__}")
+    try:
+        cfg = CampaignConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(_format_errors(src, err)) from None
+    if isinstance(source, Path) or src != "<config>":
+        cfg.source = Path(src).resolve()
+    try:
+        cfg.machine_file()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{src}: field 'machine': {exc}") from None
+    return cfg
+
+
+def load_config(path: str | Path) -> CampaignConfig:
+    """Read and validate a campaign YAML file."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"{p}: campaign file not found; give the path to a workflows/*.yaml file")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{p}: malformed YAML{where}: {getattr(exc, 'problem', exc)}; "
+                          f"fix the syntax (indentation, ':' after keys)") from None
+    return parse_config(data, p)

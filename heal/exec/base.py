@@ -1,0 +1,110 @@
+"""Machine presets and the job description every executor runs."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from heal.errors import ConfigError
+
+
+class Machine(BaseModel):
+    """A ``machines/*.yaml`` preset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    executor: Literal["local", "dispatcher"] = "local"
+    #: command key -> argv prefix, e.g. ``lmp: [mpirun, -np, 2, lmp]``
+    commands: dict[str, list[str]] = {}
+    env: dict[str, str] = {}
+    #: dpdispatcher settings: ``machine`` (Machine.load_from_dict), ``resources``, ``check_interval``
+    dispatcher: dict[str, Any] | None = None
+    source: str | None = None
+
+    @field_validator("commands")
+    @classmethod
+    def _argv(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, argv in v.items():
+            if not argv or not all(isinstance(a, str) and a for a in argv):
+                raise ValueError(f"command {key!r} must be a non-empty list of strings (an argv), e.g. [lmp]")
+        return v
+
+    def argv(self, key: str) -> list[str]:
+        if key not in self.commands:
+            raise ConfigError(f"{self.source or 'machine file'}: field 'commands.{key}' is missing; "
+                              f"add e.g. '{key}: [{key}]' to the machine file")
+        return list(self.commands[key])
+
+
+def load_machine(path: str | Path) -> Machine:
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{p}: cannot read machine preset: {exc}") from None
+    try:
+        m = Machine.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(x) for x in first["loc"])
+        raise ConfigError(f"{p}: field '{loc}': {first['msg']}") from None
+    if m.executor == "dispatcher" and not m.dispatcher:
+        raise ConfigError(f"{p}: field 'dispatcher' is required when executor is 'dispatcher'; "
+                          f"see machines/dispatcher-local.yaml")
+    m.source = str(p)
+    return m
+
+
+@dataclass
+class Job:
+    """One program run: ``machine.commands[command] + args`` in ``cwd``.
+
+    ``forward``/``backward`` list files (relative to cwd) that a remote executor must upload /
+    download; a local executor ignores them. Logs go to ``cwd/<log>.out`` and ``cwd/<log>.err``.
+    """
+
+    command: str
+    args: list[str]
+    cwd: Path
+    timeout: float | None = None
+    log: str = "job"
+    forward: list[str] = field(default_factory=list)
+    backward: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    stdin: str | None = None
+
+
+@dataclass
+class JobResult:
+    returncode: int
+    seconds: float
+    stdout: Path
+    stderr: Path
+
+
+class Executor(Protocol):
+    machine: Machine
+
+    def run(self, job: Job) -> JobResult:
+        """Run the job; raise TransientError (retry) or FatalError (give up) on failure."""
+        ...
+
+
+def job_env(machine: Machine, job: Job) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(machine.env)
+    env.update(job.env)
+    return env
+
+
+def tail(path: Path, n: int = 20) -> str:
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join(lines[-n:])
