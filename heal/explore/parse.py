@@ -1,0 +1,100 @@
+"""Parsers for LAMMPS exploration outputs: the inline ``model_devi.out`` table and ``traj.dump`` frames.
+
+Both are streamed: memory grows with the frames asked for, not with the file.
+Units: deviations eV/Å (force) and eV (virial, as DeePMD writes it), lengths Å.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+#: columns of DeePMD's model_devi.out
+DEVI_COLUMNS = ("step", "max_devi_v", "min_devi_v", "avg_devi_v", "max_devi_f", "min_devi_f", "avg_devi_f")
+DEVI_DTYPE = np.dtype([(c, np.int64 if c == "step" else np.float64) for c in DEVI_COLUMNS])
+
+
+def read_model_devi(path: Path) -> np.ndarray:
+    """Read ``model_devi.out`` into a structured array (fields ``DEVI_COLUMNS``).
+
+    A missing or empty file gives an empty array; a torn last line (killed run) is dropped; values that
+    are not numbers (``nan``, ``-nan``, ``inf``) become NaN so the selector classes them as failed.
+    """
+    path = Path(path)
+    rows: list[tuple] = []
+    if not path.is_file():
+        return np.zeros(0, dtype=DEVI_DTYPE)
+    with open(path, errors="replace") as fh:
+        for line in fh:
+            if line.startswith("#") or not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) < 7:
+                continue
+            try:
+                step = int(float(parts[0]))
+            except ValueError:
+                continue
+            vals = []
+            for p in parts[1:7]:
+                try:
+                    v = float(p)
+                except ValueError:
+                    v = math.nan
+                vals.append(v if math.isfinite(v) else math.nan)
+            rows.append((step, *vals))
+    return np.array(rows, dtype=DEVI_DTYPE)
+
+
+def _box(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Cell vectors and origin from a dump's BOX BOUNDS lines (orthogonal or triclinic)."""
+    vals = [list(map(float, ln.split())) for ln in lines]
+    if len(vals[0]) == 3:  # triclinic: xlo_bound xhi_bound xy, ...
+        (xlob, xhib, xy), (ylob, yhib, xz), (zlo, zhi, yz) = vals
+        xlo = xlob - min(0.0, xy, xz, xy + xz)
+        xhi = xhib - max(0.0, xy, xz, xy + xz)
+        ylo = ylob - min(0.0, yz)
+        yhi = yhib - max(0.0, yz)
+    else:
+        (xlo, xhi), (ylo, yhi), (zlo, zhi) = vals
+        xy = xz = yz = 0.0
+    cell = np.array([[xhi - xlo, 0.0, 0.0], [xy, yhi - ylo, 0.0], [xz, yz, zhi - zlo]])
+    return cell, np.array([xlo, ylo, zlo])
+
+
+def iter_dump(path: Path, type_map: list[str], steps: Iterable[int] | None = None) -> Iterator[tuple[int, Atoms]]:
+    """Yield ``(step, atoms)`` from a ``dump custom ... id type x y z`` file, only for `steps` if given."""
+    wanted = None if steps is None else set(int(s) for s in steps)
+    with open(path, errors="replace") as fh:
+        line = fh.readline()
+        while line:
+            if not line.startswith("ITEM: TIMESTEP"):
+                line = fh.readline()
+                continue
+            step = int(fh.readline().split()[0])
+            fh.readline()  # ITEM: NUMBER OF ATOMS
+            n = int(fh.readline())
+            box_header = fh.readline()
+            box_lines = [fh.readline() for _ in range(3)]
+            header = fh.readline().split()[2:]  # ITEM: ATOMS id type x y z
+            body = [fh.readline() for _ in range(n)]
+            line = fh.readline()
+            if wanted is not None and step not in wanted:
+                continue
+            if len(body) < n or not body[-1].strip() or not box_header.startswith("ITEM: BOX"):
+                return  # torn frame at the end of a killed run
+            data = np.array([b.split() for b in body], dtype=float)
+            col = {name: i for i, name in enumerate(header)}
+            order = np.argsort(data[:, col["id"]])
+            data = data[order]
+            cell, origin = _box(box_lines)
+            types = data[:, col["type"]].astype(int)
+            atoms = Atoms(symbols=[type_map[t - 1] for t in types],
+                          positions=data[:, [col["x"], col["y"], col["z"]]] - origin, cell=cell, pbc=True)
+            atoms.wrap()
+            atoms.info["step"] = step
+            yield step, atoms

@@ -1,0 +1,27 @@
+"""Render input files from ``templates/`` with Jinja2 (StrictUndefined: a missing value is an error)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from heal import TEMPLATES_DIR
+
+
+@lru_cache(maxsize=4)
+def _env(root: str) -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined,
+                              keep_trailing_newline=True, autoescape=False)
+
+
+def render(name: str, context: dict[str, Any], root: Path | None = None) -> str:
+    """Render ``templates/<name>`` with `context`."""
+    return _env(str(root or TEMPLATES_DIR)).get_template(name).render(**context)
+
+
+def render_to(name: str, context: dict[str, Any], dest: Path, root: Path | None = None) -> Path:
+    dest.write_text(render(name, context, root))
+    return dest

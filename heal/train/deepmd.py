@@ -1,0 +1,173 @@
+"""DeePMD-kit ensemble member: prepare (input.json) -> execute (dp train, dp freeze) -> parse (lcurve, dp test).
+
+TensorFlow backend throughout: the LAMMPS plugin in the PyPI wheel loads only ``.pb`` models.
+Units: energies eV (RMSE per atom), forces eV/Å, virial eV (RMSE per atom).
+
+Idempotence: a model directory holding ``done.json`` is finished and is never retrained. A directory with
+a ``checkpoint`` file (a killed ``dp train``) restarts from it with ``dp train --restart``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from heal.config import TrainSpec
+from heal.errors import FatalError
+from heal.exec.base import Job
+from heal.fsutil import atomic_write_json
+from heal.templating import render_to
+
+#: number density (atoms/Å^3) used to size the neighbour lists: above any metal of HEA10 (W: 0.063,
+#: Ni: 0.091, C in carbides ~0.10) with margin for compressed, hot frames.
+_SEL_DENSITY = 0.12
+
+
+def default_sel(rcut: float, n_types: int) -> list[int]:
+    """Neighbours per type within rcut: each type may fill a whole sphere (a pure-element region)."""
+    n = math.ceil(4.0 / 3.0 * math.pi * rcut**3 * _SEL_DENSITY)
+    return [int(math.ceil(n / 4.0) * 4)] * n_types
+
+
+@dataclass
+class TestErrors:
+    """Held-out errors of one model: RMSE of energy per atom (eV/atom), force (eV/Å), virial per atom (eV/atom)."""
+
+    n_frames: int
+    rmse_e_per_atom: float
+    rmse_f: float
+    rmse_v_per_atom: float | None
+    rmse_f_by_element: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TrainResult:
+    model: str  # frozen graph (.pb), absolute path
+    seed: int
+    steps: int
+    seconds: float
+    lcurve_last: dict[str, float]
+    test: TestErrors | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def write_input(spec: TrainSpec, type_map: list[str], systems: list[Path], workdir: Path, seed: int) -> Path:
+    """Render ``input.json`` for one ensemble member (seeds differ between members)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    steps = spec.steps
+    ctx = dict(
+        type_map=type_map, sel=default_sel(spec.rcut, len(type_map)), rcut=spec.rcut, rcut_smth=spec.rcut_smth,
+        embedding=spec.embedding, fitting=spec.fitting, axis_neuron=min(spec.axis_neuron, spec.embedding[-1]),
+        seed=seed, start_lr=spec.start_lr, stop_lr=spec.stop_lr, decay_steps=max(1, min(5000, steps // 100)),
+        pref_e=list(spec.pref_e), pref_f=list(spec.pref_f), pref_v=list(spec.pref_v),
+        systems=[str(Path(s).resolve()) for s in systems], batch_size=spec.batch_size, steps=steps,
+        disp_freq=min(spec.disp_freq, steps), save_freq=max(1, min(1000, steps // 4)),
+    )
+    return render_to("deepmd/input.json.j2", ctx, workdir / "input.json")
+
+
+def read_lcurve(path: Path) -> list[dict[str, float]]:
+    """Parse ``lcurve.out`` into rows keyed by its header names (step, rmse_e_trn, rmse_f_trn, lr, ...)."""
+    if not path.is_file():
+        return []
+    lines = path.read_text().splitlines()
+    header = next((ln for ln in lines if ln.startswith("#")), None)
+    if header is None:
+        return []
+    names = header.lstrip("#").split()
+    rows = []
+    for ln in lines:
+        if ln.startswith("#") or not ln.strip():
+            continue
+        vals = ln.split()
+        if len(vals) != len(names):
+            continue  # a torn last line of a killed run
+        rows.append({k: float(v) for k, v in zip(names, vals)})
+    return rows
+
+
+def parse_test_details(prefix: Path, systems: list[Path], type_map: list[str]) -> TestErrors:
+    """RMSEs from ``dp test -d prefix`` detail files; per-element force RMSE from each system's type.raw.
+
+    The detail files hold the systems in the order of the data file given to ``dp test``.
+    """
+    e = np.loadtxt(f"{prefix}.e_peratom.out", ndmin=2)
+    f = np.loadtxt(f"{prefix}.f.out", ndmin=2)
+    vfile = Path(f"{prefix}.v_peratom.out")
+    rmse_v = None
+    if vfile.is_file():
+        v = np.loadtxt(vfile, ndmin=2)
+        if v.size and np.any(v[:, :9] != 0.0):
+            rmse_v = float(np.sqrt(np.mean((v[:, :9] - v[:, 9:18]) ** 2)))
+    # element of each force row
+    elements: list[np.ndarray] = []
+    for s in systems:
+        types = np.loadtxt(Path(s) / "type.raw", dtype=int, ndmin=1)
+        names = json_type_map(Path(s)) or type_map
+        nframes = sum(np.load(p).shape[0] for p in sorted(Path(s).glob("set.*/energy.npy")))
+        elements.append(np.tile(np.array([names[t] for t in types]), nframes))
+    el = np.concatenate(elements) if elements else np.array([])
+    err2 = np.sum((f[:, :3] - f[:, 3:6]) ** 2, axis=1) / 3.0
+    by_el = {}
+    if el.shape[0] == f.shape[0]:
+        for name in type_map:
+            m = el == name
+            if m.any():
+                by_el[name] = float(np.sqrt(err2[m].mean()))
+    return TestErrors(n_frames=int(e.shape[0]), rmse_e_per_atom=float(np.sqrt(np.mean((e[:, 0] - e[:, 1]) ** 2))),
+                      rmse_f=float(np.sqrt(err2.mean())), rmse_v_per_atom=rmse_v, rmse_f_by_element=by_el)
+
+
+def json_type_map(system: Path) -> list[str] | None:
+    p = system / "type_map.raw"
+    return p.read_text().split() if p.is_file() else None
+
+
+def train_member(spec: TrainSpec, type_map: list[str], systems: list[Path], workdir: Path, executor, *,
+                 seed: int, init_model: Path | None = None, test_systems: list[Path] | None = None) -> TrainResult:
+    """Train, freeze and test one ensemble member in `workdir`; return the cached result if already done."""
+    workdir = Path(workdir).resolve()
+    done = workdir / "done.json"
+    if done.is_file():
+        d = json.loads(done.read_text())
+        d["test"] = TestErrors(**d["test"]) if d.get("test") else None
+        return TrainResult(**d)
+    if not systems:
+        raise FatalError(f"no training data for {workdir}: the dataset is empty; label initial frames first")
+    t0 = time.monotonic()
+    write_input(spec, type_map, systems, workdir, seed)
+    args = ["--tf", "train", "input.json", "--skip-neighbor-stat"]
+    if (workdir / "checkpoint").is_file():
+        args += ["--restart", "model.ckpt"]  # a killed run resumes from its last checkpoint
+    elif init_model is not None:
+        args += ["--init-frz-model", str(Path(init_model).resolve())]
+    executor.run(Job("dp", args, workdir, log="train", timeout=None,
+                     forward=["input.json"], backward=["lcurve.out", "checkpoint", "model.ckpt*"]))
+    executor.run(Job("dp", ["--tf", "freeze", "-o", "graph.pb"], workdir, log="freeze", timeout=3600,
+                     backward=["graph.pb"]))
+    if not (workdir / "graph.pb").is_file():
+        raise FatalError(f"dp freeze wrote no graph.pb in {workdir}; see freeze.err")
+    test = None
+    if test_systems:
+        test = run_dp_test(workdir / "graph.pb", test_systems, type_map, workdir, executor)
+    rows = read_lcurve(workdir / "lcurve.out")
+    res = TrainResult(model=str(workdir / "graph.pb"), seed=seed, steps=spec.steps,
+                      seconds=time.monotonic() - t0, lcurve_last=rows[-1] if rows else {}, test=test)
+    atomic_write_json(done, res.to_dict())
+    return res
+
+
+def run_dp_test(model: Path, systems: list[Path], type_map: list[str], workdir: Path, executor) -> TestErrors:
+    """``dp test`` of `model` on held-out systems; errors parsed from the detail files."""
+    datafile = workdir / "test_systems.txt"
+    datafile.write_text("\n".join(str(Path(s).resolve()) for s in systems) + "\n")
+    executor.run(Job("dp", ["--tf", "test", "-m", str(model), "-f", datafile.name, "-n", "1000000",
+                            "-d", "test_detail"], workdir, log="test", timeout=3600))
+    return parse_test_details(workdir / "test_detail", systems, type_map)
