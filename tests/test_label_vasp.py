@@ -436,6 +436,8 @@ def test_wiring_fake_vasp_through_local_executor(tmp_path, pp_lib):
                        f"{ASE_VASP / 'vasprun_dfpt.xml'}]\n")
     executor = get_executor(load_machine(machine))
     lab = VaspLabeler({"species_order": ["Na", "Cl"]})
+    assert lab.timeout is None          # the label stage sets label.timeout_s here
+    lab.timeout = 120.0
     wd = tmp_path / "label"
     frame = nacl_frame()
     lab.write_input(frame, wd)

@@ -101,7 +101,7 @@ class VaspParams(BaseModel):
     kpts: tuple[int, int, int] | None = None
     #: extra INCAR tags, or overrides of the defaults (None removes a default tag)
     incar: dict[str, Any] = {}
-    #: wall-clock limit of one VASP run (s); None = no limit
+    #: wall-clock limit of one VASP run (s); None = the label stage's ``label.timeout_s``
     timeout_s: float | None = Field(None, gt=0.0)
     #: largest allowed distance (Å) between an output position and the frame's (stale-output guard)
     position_tol: float = Field(1e-3, gt=0.0)
@@ -139,6 +139,8 @@ class VaspLabeler:
                 from None
         if self.p.magmom and not self.p.spin:
             raise ConfigError("field 'label.params.magmom' needs 'label.params.spin: true'")
+        #: job wall-clock limit (s); None lets the label stage fill in ``label.timeout_s``
+        self.timeout: float | None = self.p.timeout_s
 
     # ------------------------------------------------------------------------------------ prepare
 
@@ -221,7 +223,7 @@ class VaspLabeler:
             raise FatalError(f"{workdir}: VASP inputs {missing} missing; run write_input first")
         for name in OUTPUTS:  # results must come from this run, never from an earlier attempt
             (workdir / name).unlink(missing_ok=True)
-        job = Job(command=self.p.command, args=[], cwd=workdir, timeout=self.p.timeout_s, log="vasp",
+        job = Job(command=self.p.command, args=[], cwd=workdir, timeout=self.timeout, log="vasp",
                   forward=list(INPUTS), backward=list(OUTPUTS))
         executor.run(job)
 
