@@ -313,6 +313,8 @@ def open_launchpad(campaign_dir: Path, uri: str | None = None, *, readonly: bool
             lp = LaunchPad(host=uri, uri_mode=True, name=f"heal_{name}", strm_lvl="ERROR",
                            mongoclient_kwargs={"serverSelectionTimeoutMS": timeout_ms})
             lp.connection.admin.command("ping")
+            if not readonly:
+                _initialise(lp)
         except PyMongoError as exc:
             raise ConfigError(f"field 'store.uri': cannot reach MongoDB at {mask_uri(uri)}: "
                               f"{mask_uri(str(exc))[:300]}; check the host, port and credentials, "
@@ -323,4 +325,12 @@ def open_launchpad(campaign_dir: Path, uri: str | None = None, *, readonly: bool
         store = ReadOnlyStore(sdir)
         return _launchpad_with_client(store.client()), store
     store = DurableStore(sdir)
-    return _launchpad_with_client(store.client(), store=store), store
+    lp = _launchpad_with_client(store.client(), store=store)
+    _initialise(lp)
+    return lp, store
+
+
+def _initialise(lp) -> None:
+    """A new store (no fw_id counter yet) gets FireWorks' collections and indexes; an existing one is kept."""
+    if lp.fw_id_assigner.count_documents({}) == 0:
+        lp.reset("", require_password=False)

@@ -1,0 +1,138 @@
+"""``heal launch | worker | resume | status``: run and watch campaigns."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from heal.campaign import Campaign
+
+console = Console(stderr=False)
+
+
+def _fmt(x, spec=".3f"):
+    return "-" if x is None else format(x, spec)
+
+
+def print_event(ev: dict) -> None:
+    data = ev.get("data") or {}
+    bits = ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in data.items()
+                     if not k.startswith("_") and not isinstance(v, (list, dict)))
+    colour = "green" if ev["state"] == "COMPLETED" else "red"
+    console.print(f"[{colour}]{ev['state']:>9}[/] {ev['name']:<28} {ev['seconds']:7.1f} s  {bits}", highlight=False)
+
+
+def status_table(st: dict) -> Table:
+    t = Table(title=f"heal campaign '{st['campaign']}' — {st['state']}", show_lines=False)
+    for col in ("iter", "stage", "state", "explored", "accurate", "candidate", "failed", "labeled", "rejected",
+                "RMSE F (eV/Å)", "RMSE E (meV/atom)"):
+        t.add_column(col, justify="right")
+    for r in st["iterations"]:
+        pct = (lambda v: "-" if v is None else f"{v:.1%}")
+        t.add_row(str(r["iteration"]), str(r["stage"]), r["state"], str(r["explored"]),
+                  f"{r['accurate']} ({pct(r['accurate_ratio'])})", f"{r['candidate']} ({pct(r['candidate_ratio'])})",
+                  f"{r['failed']} ({pct(r['failed_ratio'])})", str(r["labeled"]), str(r["rejected"]),
+                  _fmt(r["rmse_force"]), _fmt(None if r["rmse_energy_per_atom"] is None
+                                              else 1000 * r["rmse_energy_per_atom"], ".1f"))
+    return t
+
+
+def print_summary(camp: Campaign, lp) -> dict:
+    from heal.report.status import campaign_status
+
+    st = campaign_status(camp, lp)
+    console.print(status_table(st))
+    fin = st.get("finished")
+    console.print(f"dataset: {st['dataset']} ({st['dataset_frames']} frames; held-out {st['testset_frames']}); "
+                  f"labels: {st['labels_total']}")
+    if fin:
+        console.print(f"stopped after iteration {fin['iteration']}: {fin['reason']}")
+    return st
+
+
+def _run(camp: Campaign, lp) -> int:
+    from heal.fw.runner import fizzled_reasons, run_worker
+
+    try:
+        res = run_worker(lp, camp, on_event=print_event)
+    except KeyboardInterrupt:
+        console.print(f"\ninterrupted; finished work is kept. Continue with: heal resume {camp.root}")
+        return 130
+    st = print_summary(camp, lp)
+    fz = fizzled_reasons(lp, camp)
+    for f in fz:
+        console.print(f"[red]FIZZLED[/] {f['name']} (fw {f['fw_id']}): {f['error']}", highlight=False)
+    if fz:
+        console.print(f"fix the cause, then: heal resume {camp.root}")
+        return 1
+    if not st.get("finished"):
+        console.print(f"ran {res['fireworks_run']} Fireworks; nothing READY is left for this worker "
+                      f"(states: {res['states']})")
+    return 0
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def launch(file: Path = typer.Argument(..., help="campaign file (workflows/*.yaml)"),
+               detach: bool = typer.Option(False, "--detach", help="only add the campaign to the store")) -> None:
+        """Create a campaign and run it here (or only add it to the store with --detach)."""
+        from heal.fw.runner import add_campaign, open_campaign_launchpad
+
+        camp = Campaign.from_file(file)
+        lp, store = open_campaign_launchpad(camp)
+        add_campaign(camp, lp)
+        console.print(f"campaign '{camp.name}' launched in {camp.root}")
+        if detach:
+            console.print(f"run it with: heal worker {camp.root}   (or FireWorks' rlaunch with a MongoDB store)")
+            return
+        code = _run(camp, lp)
+        if store is not None:
+            store.close()
+        raise typer.Exit(code)
+
+    @app.command()
+    def worker(campaign: str = typer.Argument(..., help="campaign name or directory")) -> None:
+        """Run the campaign's READY Fireworks until none is left."""
+        from heal.fw.runner import open_campaign_launchpad
+
+        camp = Campaign.open(campaign)
+        lp, store = open_campaign_launchpad(camp)
+        code = _run(camp, lp)
+        if store is not None:
+            store.close()
+        raise typer.Exit(code)
+
+    @app.command()
+    def resume(campaign: str = typer.Argument(..., help="campaign name or directory"),
+               lost_after: float = typer.Option(4 * 3600, help="MongoDB only: seconds without a ping after "
+                                                               "which a RUNNING Firework counts as lost")) -> None:
+        """Rerun fizzled and lost Fireworks and continue; finished work is never redone."""
+        from heal.fw.runner import open_campaign_launchpad, reset_lost
+
+        camp = Campaign.open(campaign)
+        lp, store = open_campaign_launchpad(camp)
+        rerun = reset_lost(lp, camp, embedded=store is not None, lost_after_s=lost_after)
+        console.print(f"resuming '{camp.name}': {len(rerun)} Firework(s) set to rerun")
+        code = _run(camp, lp)
+        if store is not None:
+            store.close()
+        raise typer.Exit(code)
+
+    @app.command()
+    def status(campaign: str = typer.Argument(..., help="campaign name or directory"),
+               as_json: bool = typer.Option(False, "--json", help="print the status as JSON")) -> None:
+        """Per-iteration statistics: explored, accurate / candidate / failed, labels, test RMSE, state."""
+        from heal.fw.runner import open_campaign_launchpad
+        from heal.report.status import campaign_status
+
+        camp = Campaign.open(campaign)
+        lp, _ = open_campaign_launchpad(camp, readonly=True)
+        if as_json:
+            sys.stdout.write(json.dumps(campaign_status(camp, lp), indent=1, default=str) + "\n")
+        else:
+            print_summary(camp, lp)

@@ -1,0 +1,127 @@
+"""Launch, run and resume campaigns on a LaunchPad.
+
+The worker loop launches one Firework at a time (``fireworks.core.rocket_launcher.launch_rocket``) until
+nothing is READY, reporting each finished Firework. With the embedded store only the process holding the
+writer lock runs Fireworks; with MongoDB any number of workers (``heal worker`` or FireWorks' own
+``rlaunch``) can share a campaign.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from fireworks import FWorker
+from fireworks.core.rocket_launcher import launch_rocket
+
+from heal.campaign import Campaign
+from heal.errors import ConfigError
+from heal.store import open_launchpad
+
+FW_STATES = ("COMPLETED", "RUNNING", "RESERVED", "READY", "WAITING", "FIZZLED", "DEFUSED", "PAUSED", "ARCHIVED")
+
+
+def campaign_fw_ids(lp, camp: Campaign) -> list[int]:
+    return lp.get_fw_ids(query={"spec.campaign": str(camp.root)})
+
+
+def ensure_seeds(camp: Campaign) -> None:
+    from heal.systems import generate_seeds, write_seed_set
+
+    if not (camp.seeds_dir / "seeds.extxyz").is_file():
+        write_seed_set(generate_seeds(camp.cfg), camp.seeds_dir)
+
+
+def add_campaign(camp: Campaign, lp) -> int:
+    """Add the campaign's first workflow; refuse if the campaign is already in the store."""
+    from heal.fw.builder import campaign_workflow
+
+    if campaign_fw_ids(lp, camp):
+        raise ConfigError(f"campaign '{camp.name}' is already launched in {camp.root}; "
+                          f"continue it with 'heal resume {camp.root}' or watch it with 'heal status {camp.root}'")
+    ensure_seeds(camp)
+    wf = campaign_workflow(camp)
+    ids = lp.add_wf(wf)
+    return min(ids.values())
+
+
+def reset_lost(lp, camp: Campaign, embedded: bool, lost_after_s: float = 4 * 3600) -> list[int]:
+    """Rerun lost (RUNNING/RESERVED with no live worker) and FIZZLED Fireworks of the campaign.
+
+    With the embedded store this process holds the writer lock, so any RUNNING Firework is certainly lost.
+    With MongoDB a Firework counts as lost when its launch has not pinged for `lost_after_s`.
+    """
+    rerun = []
+    ids = set(campaign_fw_ids(lp, camp))
+    if embedded:
+        lost = [i for i in ids if lp.get_fw_dict_by_id(i)["state"] in ("RUNNING", "RESERVED")]
+    else:
+        _, lost_fws, _ = lp.detect_lostruns(expiration_secs=lost_after_s, rerun=False)
+        lost = [i for i in lost_fws if i in ids]
+    fizzled = lp.get_fw_ids(query={"spec.campaign": str(camp.root), "state": "FIZZLED"})
+    for i in sorted(set(lost) | set(fizzled)):
+        lp.rerun_fw(i)
+        rerun.append(i)
+    return rerun
+
+
+def run_worker(lp, camp: Campaign, on_event: Callable[[dict], None] | None = None,
+               max_fireworks: int | None = None) -> dict:
+    """Run READY Fireworks of the campaign until none is left (or `max_fireworks` ran)."""
+    fworker = FWorker(name="heal", query={"spec.campaign": str(camp.root)})
+    ran = 0
+    t_start = time.monotonic()
+    while max_fireworks is None or ran < max_fireworks:
+        t0 = time.monotonic()
+        launched = launch_rocket(lp, fworker, strm_lvl="ERROR")
+        if not launched:
+            break
+        ran += 1
+        if on_event is not None:
+            on_event(last_event(lp, camp, time.monotonic() - t0))
+    return {"fireworks_run": ran, "seconds": time.monotonic() - t_start, "states": state_counts(lp, camp)}
+
+
+def last_event(lp, camp: Campaign, seconds: float) -> dict:
+    doc = lp.fireworks.find_one({"spec.campaign": str(camp.root), "state": {"$in": ["COMPLETED", "FIZZLED"]}},
+                                sort=[("updated_on", -1)], projection=["fw_id", "name", "state", "launches"])
+    data = {}
+    if doc and doc.get("launches"):
+        launch = lp.launches.find_one({"launch_id": doc["launches"][-1]}, projection=["action"])
+        action = (launch or {}).get("action") or {}
+        data = action.get("stored_data", {}) or {}
+    return {"fw_id": doc["fw_id"] if doc else None, "name": doc["name"] if doc else "?",
+            "state": doc["state"] if doc else "?", "seconds": seconds, "data": data}
+
+
+def state_counts(lp, camp: Campaign) -> dict[str, int]:
+    out = {}
+    for st in FW_STATES:
+        n = lp.get_fw_ids(query={"spec.campaign": str(camp.root), "state": st}, count_only=True)
+        if n:
+            out[st] = n
+    return out
+
+
+def open_campaign_launchpad(camp: Campaign, readonly: bool = False):
+    return open_launchpad(camp.root, camp.cfg.store.uri, readonly=readonly)
+
+
+def fizzled_reasons(lp, camp: Campaign) -> list[dict]:
+    """The error of each FIZZLED Firework (the last line of its stored traceback)."""
+    out = []
+    for doc in lp.fireworks.find({"spec.campaign": str(camp.root), "state": "FIZZLED"},
+                                 projection=["fw_id", "name", "launches"]):
+        msg = ""
+        if doc.get("launches"):
+            launch = lp.launches.find_one({"launch_id": doc["launches"][-1]}, projection=["action"])
+            tb = (((launch or {}).get("action") or {}).get("stored_data") or {}).get("_exception", {})
+            lines = [ln for ln in str(tb.get("_stacktrace", "")).strip().splitlines() if ln.strip()]
+            msg = lines[-1] if lines else ""
+        out.append({"fw_id": doc["fw_id"], "name": doc["name"], "error": msg})
+    return out
+
+
+def campaign_dir_arg(where: str | Path) -> Campaign:
+    return Campaign.open(where)

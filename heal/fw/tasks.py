@@ -1,0 +1,98 @@
+"""FireTasks: thin shells that read the spec, call a stage function, and return an FWAction.
+
+Every Firework's spec carries its inputs explicitly (``campaign`` directory, ``iteration``, ``stage``,
+``index``); nothing relies on ``update_spec`` reaching dynamically added Fireworks.
+"""
+
+from __future__ import annotations
+
+from fireworks import FiretaskBase, FWAction, explicit_serialize
+
+from heal.campaign import Campaign
+
+
+def _campaign(task) -> Campaign:
+    return Campaign.open(task["campaign"])
+
+
+@explicit_serialize
+class InitTask(FiretaskBase):
+    required_params = ["campaign"]
+
+    def run_task(self, fw_spec):
+        from heal.loop.stages import stage_init
+
+        out = stage_init(_campaign(self))
+        return FWAction(stored_data={k: out[k] for k in ("labeled", "imported", "train_added", "test_added")})
+
+
+@explicit_serialize
+class TrainTask(FiretaskBase):
+    required_params = ["campaign", "iteration", "index"]
+
+    def run_task(self, fw_spec):
+        from heal.loop.stages import stage_train
+
+        out = stage_train(_campaign(self), self["iteration"], self["index"])
+        test = out.get("test") or {}
+        return FWAction(stored_data={"model": out["model"], "seconds": out["seconds"],
+                                     "rmse_f": test.get("rmse_f"), "rmse_e_per_atom": test.get("rmse_e_per_atom")})
+
+
+@explicit_serialize
+class ExploreTask(FiretaskBase):
+    required_params = ["campaign", "iteration", "stage", "index"]
+
+    def run_task(self, fw_spec):
+        from heal.loop.stages import stage_explore
+
+        out = stage_explore(_campaign(self), self["iteration"], self["stage"], self["index"])
+        return FWAction(stored_data={"runs": out["runs"], "frames": out["frames"], "errors": out["errors"][:5]})
+
+
+@explicit_serialize
+class SelectTask(FiretaskBase):
+    """Select candidates, then add the label batches and the plan step as new Fireworks."""
+
+    required_params = ["campaign", "iteration", "stage"]
+
+    def run_task(self, fw_spec):
+        from heal.fw.builder import label_and_plan
+        from heal.loop.stages import stage_select
+
+        camp = _campaign(self)
+        out = stage_select(camp, self["iteration"])
+        wf = label_and_plan(camp, self["iteration"], self["stage"], out["n_batches"])
+        return FWAction(stored_data=out, additions=[wf])
+
+
+@explicit_serialize
+class LabelTask(FiretaskBase):
+    required_params = ["campaign", "iteration", "index"]
+
+    def run_task(self, fw_spec):
+        from heal.loop.stages import stage_label
+
+        out = stage_label(_campaign(self), self["iteration"], self["index"])
+        return FWAction(stored_data={k: out[k] for k in ("frames", "labeled", "reused", "train_added")}
+                        | {"rejected": len(out["rejected"])})
+
+
+@explicit_serialize
+class PlanTask(FiretaskBase):
+    """Write the iteration report and either add the next iteration or stop."""
+
+    required_params = ["campaign", "iteration", "stage"]
+
+    def run_task(self, fw_spec):
+        from heal.fw.builder import iteration_workflow
+        from heal.loop.report import stage_plan
+
+        camp = _campaign(self)
+        rep, dec = stage_plan(camp, self["iteration"], self["stage"])
+        data = {"decision": dec.action, "reason": dec.reason, "accurate_ratio": rep["accurate_ratio"],
+                "labeled": rep["labeled"], "rmse_force": rep["rmse_force"]}
+        if dec.stop:
+            return FWAction(stored_data=data)
+        return FWAction(stored_data=data, additions=[iteration_workflow(camp, self["iteration"] + 1,
+                                                                        dec.next_stage)])

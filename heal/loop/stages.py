@@ -1,0 +1,187 @@
+"""The stage functions of one iteration: ``(campaign, iteration, index) -> small JSON-able dict``.
+
+Each stage reads its inputs from deterministic paths of the campaign directory, writes its outputs there,
+and is idempotent: finished work is found by its done-markers (written last, atomically) and never redone.
+The FireTasks in :mod:`heal.fw.tasks` are thin shells around these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+from ase.io import read, write
+
+from heal.campaign import Campaign
+from heal.errors import FatalError
+from heal.explore.lammps import RunOutcome, ladder_runs, run_one
+from heal.explore.parse import iter_dump, read_model_devi
+from heal.fsutil import atomic_write_json
+from heal.frames import frame_hash, min_distance
+from heal.select.trust import CANDIDATE, classify, count, pick_random
+
+log = logging.getLogger("heal.loop")
+
+
+# -- initial data ---------------------------------------------------------------------------------------
+def initial_frames(camp: Campaign) -> list:
+    """Rattled copies of the seed structures (cycled), deterministic for the seed-set seed."""
+    from heal.systems import read_seed_set
+
+    seeds = read_seed_set(camp.seeds_dir)
+    rng = np.random.default_rng([camp.cfg.seeds.seed, 12345])
+    frames = []
+    for i in range(camp.cfg.init.n_seed_labels):
+        a = seeds[i % len(seeds)].atoms.copy()
+        a.positions += rng.normal(0.0, camp.cfg.init.rattle, size=a.positions.shape)
+        a.wrap()
+        a.info = {"seed": seeds[i % len(seeds)].name, "init_index": i}
+        frames.append(a)
+    return frames
+
+
+def stage_init(camp: Campaign) -> dict:
+    """Import the campaign's AIMD data and label rattled seeds with the oracle (iteration 0's data)."""
+    from heal.label.runner import label_frames
+
+    done = camp.root / "init" / "init.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    out: dict = {"imported": 0, "import_reports": []}
+    if camp.cfg.init.data:
+        from heal.data.importer import import_files
+
+        src = camp.cfg.source.parent if camp.cfg.source else Path.cwd()
+        paths = [p if Path(p).is_absolute() else str(src / p) for p in camp.cfg.init.data]
+        reports = import_files(paths, camp.dataset, trim=camp.cfg.init.trim, d_min=camp.cfg.label.d_min)
+        out["imported"] = sum(r.added for r in reports)
+        out["import_reports"] = [{"file": str(r.path), "added": r.added, "error": r.error} for r in reports]
+    frames = initial_frames(camp)
+    res = label_frames(frames, camp.cfg.label, camp.root / "init" / "label", camp.executor)
+    added = camp.append_labels(res.labeled, {"stage": "init", "iteration": -1, "oracle": camp.cfg.label.oracle})
+    out.update(labeled=len(res.labeled), rejected=res.rejected, **added)
+    if len(camp.dataset) == 0:
+        raise FatalError(f"{camp.root}: no initial training data: all {len(frames)} initial labels were rejected "
+                         f"({res.rejected[:3]}...) and init.data imported nothing; fix the oracle or add data")
+    atomic_write_json(done, out)
+    return out
+
+
+# -- train ----------------------------------------------------------------------------------------------
+def stage_train(camp: Campaign, it: int, k: int) -> dict:
+    from heal.train.deepmd import train_member
+
+    spec = camp.cfg.train
+    prev = camp.model_dir(it - 1, k) / "graph.pb" if it > 0 and spec.init_from_previous else None
+    seed = (spec.seed * 1_000_003 + it * 101 + k) % (2**31 - 1)
+    res = train_member(spec, camp.type_map, camp.dataset.system_dirs(), camp.model_dir(it, k), camp.executor,
+                       seed=seed, init_model=prev if prev is not None and prev.is_file() else None,
+                       test_systems=camp.testset.system_dirs() or None)
+    return res.to_dict()
+
+
+def models_of(camp: Campaign, it: int) -> list[Path]:
+    return [camp.model_dir(it, k) / "graph.pb" for k in range(camp.cfg.train.n_models)]
+
+
+# -- explore --------------------------------------------------------------------------------------------
+def explore_plan(camp: Campaign, it: int, stage: int) -> list[list[tuple[str, object]]]:
+    """The MD runs of an iteration, grouped into tasks of ``explore.runs_per_task``."""
+    from heal.systems import read_seed_set
+
+    ex = camp.cfg.explore
+    st = ex.stages[min(stage, len(ex.stages) - 1)]
+    names = [s.name for s in read_seed_set(camp.seeds_dir)]
+    chosen = [names[(it * ex.structures_per_iter + j) % len(names)] for j in range(ex.structures_per_iter)]
+    runs = ladder_runs(st.temperatures, st.pressures, st.nsteps, chosen, it, camp.cfg.seeds.seed)
+    return [runs[i:i + ex.runs_per_task] for i in range(0, len(runs), ex.runs_per_task)]
+
+
+def stage_explore(camp: Campaign, it: int, stage: int, task: int) -> dict:
+    from heal.systems import read_seed_set
+
+    seeds = {s.name: s.atoms for s in read_seed_set(camp.seeds_dir)}
+    runs = explore_plan(camp, it, stage)[task]
+    tdir = camp.explore_task_dir(it, task)
+    outs: list[RunOutcome] = []
+    for sname, run in runs:
+        outs.append(run_one(run, seeds[sname], models_of(camp, it), camp.type_map, camp.cfg.explore,
+                            tdir / run.name, camp.executor))
+    return {"runs": len(outs), "frames": sum(o.n_frames for o in outs),
+            "errors": [f"{o.name}: {o.error}" for o in outs if o.error]}
+
+
+# -- select ---------------------------------------------------------------------------------------------
+def stage_select(camp: Campaign, it: int) -> dict:
+    """Classify every explored frame, pick candidates, write them to ``select/candidates.extxyz``."""
+    sdir = camp.iter_dir(it) / "select"
+    done = sdir / "select.json"
+    if done.is_file():
+        return json.loads(done.read_text())
+    spec = camp.cfg.select
+    run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
+    cand_where: list[tuple[Path, int, float]] = []
+    totals = np.zeros(3, dtype=np.int64)
+    for rd in run_dirs:
+        devi = read_model_devi(rd / "model_devi.out")
+        if devi.size == 0:
+            continue
+        cls = classify(devi["max_devi_f"], spec)
+        c = count(cls)
+        totals += (c.accurate, c.candidate, c.failed)
+        for row in np.flatnonzero(cls == CANDIDATE):
+            cand_where.append((rd, int(devi["step"][row]), float(devi["max_devi_f"][row])))
+    known = camp.dataset.hashes() | camp.testset.hashes()
+    picked = pick_random(len(cand_where), spec.max_per_iter, [spec.seed, it])
+    by_run: dict[Path, list[tuple[int, float]]] = {}
+    for i in picked:
+        rd, step, dv = cand_where[i]
+        by_run.setdefault(rd, []).append((step, dv))
+    frames, too_close, dup = [], 0, 0
+    for rd, items in sorted(by_run.items()):
+        devs = dict(items)
+        for step, atoms in iter_dump(rd / "traj.dump", camp.type_map, steps=devs):
+            if min_distance(atoms) < camp.cfg.label.d_min:
+                too_close += 1
+                continue
+            if frame_hash(atoms) in known:
+                dup += 1
+                continue
+            atoms.info.update(run=rd.name, step=step, max_devi_f=devs[step], iteration=it)
+            frames.append(atoms)
+    sdir.mkdir(parents=True, exist_ok=True)
+    write(sdir / "candidates.extxyz.tmp", frames, format="extxyz")
+    (sdir / "candidates.extxyz.tmp").replace(sdir / "candidates.extxyz")
+    bs = camp.cfg.label.batch_size
+    out = {"accurate": int(totals[0]), "candidate": int(totals[1]), "failed": int(totals[2]),
+           "selected": len(frames), "too_close": too_close, "already_labeled": dup,
+           "n_batches": math.ceil(len(frames) / bs) if frames else 0, "runs": len(run_dirs)}
+    atomic_write_json(done, out)
+    return out
+
+
+# -- label ----------------------------------------------------------------------------------------------
+def stage_label(camp: Campaign, it: int, batch: int) -> dict:
+    from heal.label.runner import label_frames
+
+    ldir = camp.iter_dir(it) / "label"
+    bs = camp.cfg.label.batch_size
+    cands = read(camp.iter_dir(it) / "select" / "candidates.extxyz", index=":")
+    frames = cands[batch * bs:(batch + 1) * bs]
+    t0 = time.monotonic()
+    res = label_frames(frames, camp.cfg.label, ldir, camp.executor)
+    added = camp.append_labels(res.labeled, {"stage": "label", "iteration": it, "batch": batch,
+                                             "oracle": camp.cfg.label.oracle})
+    out = {"batch": batch, "frames": len(frames), "labeled": len(res.labeled), "rejected": res.rejected,
+           "reused": res.reused, "seconds": time.monotonic() - t0, **added}
+    if frames and len(res.rejected) / len(frames) > camp.cfg.label.max_fail_fraction:
+        atomic_write_json(ldir / f"batch-{batch:03d}.json", out)
+        raise FatalError(f"iteration {it} label batch {batch}: {len(res.rejected)} of {len(frames)} labels "
+                         f"rejected (> label.max_fail_fraction = {camp.cfg.label.max_fail_fraction}); first "
+                         f"reasons: {[r['reason'] for r in res.rejected[:3]]}; the labeled frames are kept")
+    atomic_write_json(ldir / f"batch-{batch:03d}.json", out)
+    return out

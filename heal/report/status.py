@@ -1,0 +1,95 @@
+"""Campaign status: per-iteration statistics from the reports on disk, states from the LaunchPad."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from heal.campaign import Campaign
+from heal.loop.report import collect, history
+
+
+def _fw_states_by_iteration(lp, camp: Campaign) -> dict[int, dict[str, int]]:
+    out: dict[int, dict[str, int]] = {}
+    for doc in lp.fireworks.find({"spec.campaign": str(camp.root)}, projection=["name", "state", "spec.iteration"]):
+        it = doc.get("spec", {}).get("iteration")
+        if it is None:
+            m = re.search(r" it(\d+) ", f" {doc.get('name', '')} ")
+            it = int(m.group(1)) if m else 0
+        d = out.setdefault(int(it), {})
+        d[doc["state"]] = d.get(doc["state"], 0) + 1
+    return out
+
+
+def _iteration_state(states: dict[str, int], has_report: bool) -> str:
+    if has_report:
+        return "completed"
+    if states.get("FIZZLED"):
+        return "fizzled"
+    if states.get("RUNNING") or states.get("RESERVED"):
+        return "running"
+    if states.get("READY") or states.get("WAITING"):
+        return "waiting"
+    return "unknown" if states else "not started"
+
+
+def campaign_status(camp: Campaign, lp=None) -> dict:
+    """The status document behind ``heal status --json``."""
+    done = {r["iteration"]: r for r in history(camp)}
+    fw_states = _fw_states_by_iteration(lp, camp) if lp is not None else {}
+    its = sorted(set(done) | set(camp.iterations()) | set(fw_states))
+    rows = []
+    for it in its:
+        rep = done.get(it) or collect(camp, it)
+        st = fw_states.get(it, {})
+        rows.append({
+            "iteration": it,
+            "stage": rep.get("stage"),
+            "state": _iteration_state(st, it in done),
+            "fireworks": st,
+            "models": len(rep.get("models", [])),
+            "explored": rep.get("explored", 0),
+            "accurate": rep.get("accurate", 0),
+            "candidate": rep.get("candidate", 0),
+            "failed": rep.get("failed", 0),
+            "accurate_ratio": rep.get("accurate_ratio"),
+            "candidate_ratio": rep.get("candidate_ratio"),
+            "failed_ratio": rep.get("failed_ratio"),
+            "selected": rep.get("selected", 0),
+            "labeled": rep.get("labeled", 0),
+            "rejected": rep.get("rejected", 0),
+            "rejections": rep.get("rejections", [])[:20],
+            "rmse_force": rep.get("rmse_force"),
+            "rmse_energy_per_atom": rep.get("rmse_energy_per_atom"),
+            "rmse_force_by_element": rep.get("rmse_force_by_element", {}),
+            "decision": rep.get("decision"),
+        })
+    init = _read_json(camp.root / "init" / "init.json")
+    finished = _read_json(camp.root / "finished.json")
+    all_states: dict[str, int] = {}
+    for st in fw_states.values():
+        for k, v in st.items():
+            all_states[k] = all_states.get(k, 0) + v
+    return {
+        "campaign": camp.name,
+        "directory": str(camp.root),
+        "dataset": str(camp.dataset.path),
+        "testset": str(camp.testset.path),
+        "dataset_frames": len(camp.dataset),
+        "testset_frames": len(camp.testset),
+        "initial_labels": (init or {}).get("labeled"),
+        "labels_total": sum(r["labeled"] for r in rows) + ((init or {}).get("labeled") or 0),
+        "iterations": rows,
+        "fireworks": all_states,
+        "converged": bool(finished and finished.get("converged")),
+        "finished": finished,
+        "state": ("finished" if finished else "fizzled" if all_states.get("FIZZLED")
+                  else "running" if all_states.get("RUNNING") else "incomplete" if all_states else "not launched"),
+    }
+
+
+def _read_json(p):
+    try:
+        return json.loads(p.read_text())
+    except (OSError, ValueError):
+        return None
