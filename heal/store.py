@@ -66,18 +66,24 @@ def _dump(server: ServerStore) -> bytes:
 
 
 def _load_into(server: ServerStore, data: bytes, owner=None) -> None:
+    """Replace the server's contents with a snapshot, in place.
+
+    Database stores are kept (their collections swapped), because a LaunchPad's mongomock Database holds
+    its DatabaseStore object: new ones would leave a refreshed reader's LaunchPad on the old data.
+    """
     dct = json_util.loads(data.decode()) if data.strip() else {}
-    dbs = {}
     for dbname, cols in dct.items():
-        db = _HealDatabaseStore(owner)
+        new = {}
         for cname, c in cols.items():
             col = _new_collection(cname, owner)
             col._documents = OrderedDict((d["_id"], d) for d in c["documents"])
             col.indexes = c.get("indexes", {})
             col._is_force_created = c.get("created", False) or bool(col._documents)
-            db._collections[cname] = col
-        dbs[dbname] = db
-    server._databases = dbs
+            new[cname] = col
+        server[dbname]._collections = new
+    for dbname, db in server._databases.items():
+        if dbname not in dct:
+            db._collections = {}
 
 
 def _new_collection(name: str, owner) -> CollectionStore:
@@ -152,6 +158,8 @@ class DurableStore:
         self.persist_seconds = 0.0
         self._lock_fd: int | None = None
         self._acquire_lock()
+        for junk in self.dir.glob(f".{SNAPSHOT}.*.tmp"):  # a writer killed mid-persist; only writers make these
+            junk.unlink(missing_ok=True)
         self.server = _HealServerStore(self)
         if self.path.is_file():
             _load_into(self.server, self.path.read_bytes(), owner=self)
