@@ -15,7 +15,8 @@ from typing import Any, Literal
 
 import yaml
 from ase.data import chemical_symbols
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, ValidationError,
+                      ValidationInfo, field_validator, model_validator)
 
 from heal import MACHINES_DIR
 from heal.errors import ConfigError
@@ -48,6 +49,29 @@ class SystemSpec(_Strict):
             raise ValueError("elements are listed twice; list each element once")
         return v
 
+    @field_validator("composition")
+    @classmethod
+    def _fractions(cls, comp: dict[str, float] | None, info: ValidationInfo) -> dict[str, float] | None:
+        # a field validator (not the model one) so that errors are reported at 'system.composition'
+        if comp is None:
+            return comp
+        els: list[str] | None = None
+        if "elements" in info.data:  # absent when 'elements' itself failed validation
+            fam = info.data.get("family")
+            els = info.data["elements"] or (list(FAMILIES[fam]) if fam else None)
+        for el, x in comp.items():
+            if el not in chemical_symbols[1:]:
+                raise ValueError(f"composition has unknown element {el!r}; use a chemical symbol")
+            if els is not None and el not in els:
+                raise ValueError(f"composition names {el!r}, which is not among the elements {els}; "
+                                 f"add it to 'elements' or remove it from 'composition'")
+            if not (x >= 0.0) or math.isinf(x):
+                raise ValueError(f"composition of {el} is {x}; fractions must be finite and >= 0")
+        total = sum(comp.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"composition fractions sum to {total:.6g}, not 1; rescale them so they sum to 1")
+        return comp
+
     @model_validator(mode="after")
     def _resolve(self) -> "SystemSpec":
         if self.family is None and not self.elements:
@@ -59,17 +83,6 @@ class SystemSpec(_Strict):
         comp = self.composition
         if comp is None:
             comp = {el: 1.0 / len(els) for el in els}
-        for el, x in comp.items():
-            if el not in chemical_symbols[1:]:
-                raise ValueError(f"composition has unknown element {el!r}; use a chemical symbol")
-            if el not in els:
-                raise ValueError(f"composition names {el!r}, which is not among the elements {els}; "
-                                 f"add it to 'elements' or remove it from 'composition'")
-            if not (x >= 0.0) or math.isinf(x):
-                raise ValueError(f"composition of {el} is {x}; fractions must be finite and >= 0")
-        total = sum(comp.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"composition fractions sum to {total:.6g}, not 1; rescale them so they sum to 1")
         object.__setattr__(self, "elements", els)
         object.__setattr__(self, "composition", {el: float(comp.get(el, 0.0)) for el in els})
         return self
@@ -83,7 +96,7 @@ class SystemSpec(_Strict):
 class SeedSpec(_Strict):
     """Seed structures for exploration (thesis: FCC/BCC/HCP and melt cells, 50-120 atoms, 0.95-1.2 scaling)."""
 
-    phases: list[Literal["fcc", "bcc", "hcp", "melt"]] = ["fcc", "bcc", "hcp", "melt"]
+    phases: list[Literal["fcc", "bcc", "hcp", "melt"]] = Field(["fcc", "bcc", "hcp", "melt"], min_length=1)
     min_atoms: int = Field(50, ge=1)
     max_atoms: int = Field(120, ge=1)
     scales: list[float] = [0.95, 1.0, 1.05, 1.1, 1.2]
@@ -137,11 +150,19 @@ class ExploreStage(_Strict):
                 raise ValueError(f"temperature {t} K is not positive; temperatures are absolute (K > 0)")
         return v
 
+    @field_validator("pressures")
+    @classmethod
+    def _finite_pressures(cls, v: list[float] | None) -> list[float] | None:
+        for p in v or []:
+            if not math.isfinite(p):
+                raise ValueError(f"pressure {p} bar is not a finite number; give pressures in bar, e.g. [1, 10000]")
+        return v
+
 
 class ExploreSpec(_Strict):
     engine: Literal["lammps"] = "lammps"
-    stages: list[ExploreStage] = [ExploreStage(temperatures=[300.0, 600.0, 1000.0]),
-                                  ExploreStage(temperatures=[1500.0, 2000.0, 3000.0])]
+    stages: list[ExploreStage] = Field([ExploreStage(temperatures=[300.0, 600.0, 1000.0]),
+                                        ExploreStage(temperatures=[1500.0, 2000.0, 3000.0])], min_length=1)
     timestep_fs: float = Field(1.0, gt=0.0, le=10.0)
     dump_freq: int = Field(10, ge=1)
     #: seed structures explored per iteration (cycled through the seed set)
@@ -156,8 +177,8 @@ class SelectSpec(_Strict):
     strategy: Literal["random", "maxvol"] = "random"
     f_lo: float = Field(0.05, ge=0.0)
     f_hi: float = Field(0.35, gt=0.0)
-    v_lo: float | None = None
-    v_hi: float | None = None
+    v_lo: float | None = Field(None, ge=0.0)
+    v_hi: float | None = Field(None, gt=0.0)
     max_per_iter: int = Field(20, ge=1)
     min_per_iter: int = Field(0, ge=0)
     seed: int = 0
@@ -199,14 +220,14 @@ class TrainSpec(_Strict):
     steps: int = Field(100000, ge=1)
     rcut: float = Field(6.0, gt=0.0)
     rcut_smth: float = Field(0.5, ge=0.0)
-    embedding: list[int] = [25, 50, 100]
-    fitting: list[int] = [240, 240, 240]
+    embedding: list[PositiveInt] = Field([25, 50, 100], min_length=1)
+    fitting: list[PositiveInt] = Field([240, 240, 240], min_length=1)
     axis_neuron: int = Field(16, ge=1)
     start_lr: float = Field(1e-3, gt=0.0)
     stop_lr: float = Field(3.51e-8, gt=0.0)
-    pref_e: tuple[float, float] = (0.02, 1.0)
-    pref_f: tuple[float, float] = (1000.0, 1.0)
-    pref_v: tuple[float, float] = (100.0, 1.0)
+    pref_e: tuple[NonNegativeFloat, NonNegativeFloat] = (0.02, 1.0)
+    pref_f: tuple[NonNegativeFloat, NonNegativeFloat] = (1000.0, 1.0)
+    pref_v: tuple[NonNegativeFloat, NonNegativeFloat] = (100.0, 1.0)
     batch_size: int | Literal["auto"] = "auto"
     disp_freq: int = Field(100, ge=1)
     #: fraction of frames held out for ``dp test``
@@ -220,7 +241,8 @@ class TrainSpec(_Strict):
     @model_validator(mode="after")
     def _check(self) -> "TrainSpec":
         if self.rcut_smth >= self.rcut:
-            raise ValueError(f"rcut_smth ({self.rcut_smth}) must be below rcut ({self.rcut})")
+            raise ValueError(f"rcut_smth ({self.rcut_smth}) must be below rcut ({self.rcut}); "
+                             f"lower rcut_smth (e.g. 0.5) or raise rcut")
         if self.stop_lr > self.start_lr:
             raise ValueError(f"stop_lr ({self.stop_lr}) > start_lr ({self.start_lr}); the rate decays")
         return self
@@ -273,6 +295,16 @@ class CampaignConfig(_Strict):
                              f"starting with a letter or digit")
         return v
 
+    @field_validator("label")
+    @classmethod
+    def _known_oracle(cls, v: LabelSpec) -> LabelSpec:
+        # checked on the campaign (not on LabelSpec) so that `heal label --oracle X` keeps its own message
+        from heal.label.registry import LABELERS  # cheap: the registry maps names to import paths
+
+        if v.oracle not in LABELERS:
+            raise ValueError(f"unknown oracle {v.oracle!r} in label.oracle; use one of {sorted(LABELERS)}")
+        return v
+
     # --- derived paths -------------------------------------------------------------------------
     source: Path | None = Field(None, exclude=True)
 
@@ -320,6 +352,8 @@ def _format_errors(path: str, err: ValidationError) -> str:
             msg = "required field is missing; add it"
         elif e["type"] == "literal_error":
             msg = f"{msg} (got {e.get('input')!r})"
+        elif e["type"] == "too_short":
+            msg = f"{msg}; give at least one entry"
         lines.append(f"  {path}: field '{loc}': {msg}")
     return "\n".join(lines)
 

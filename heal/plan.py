@@ -4,13 +4,14 @@ No I/O here: :func:`decide` takes the summaries of all finished iterations and r
 so every rule is unit-tested on plain data.
 
 Rules, in order:
-1. label budget spent -> stop;
-2. the current ladder stage converged (accurate ratio >= target for ``converged_iterations`` iterations in a
-   row at that stage) -> move to the next stage, or stop "converged" at the last stage;
-3. ``no_progress_limit`` iterations in a row added no label and did not converge (every frame failed, or no
+1. the last ladder stage converged (accurate ratio >= target for ``converged_iterations`` iterations in a
+   row at that stage) -> stop "converged" (even if the label budget is spent too: the campaign did converge);
+2. label budget spent -> stop;
+3. the current, not last, stage converged -> move to the next stage;
+4. ``no_progress_limit`` iterations in a row added no label and did not converge (every frame failed, or no
    candidate survived) -> stop with a message saying what to change, instead of looping for ever;
-4. iteration limit reached -> stop;
-5. otherwise continue at the same stage.
+5. iteration limit reached -> stop;
+6. otherwise continue at the same stage.
 """
 
 from __future__ import annotations
@@ -63,25 +64,27 @@ def decide(history: list[IterationSummary], loop: LoopSpec, n_stages: int, no_pr
     stage = last.stage
     nxt = last.iteration + 1
     labels = sum(h.labeled for h in history)
-    if loop.label_budget is not None and labels >= loop.label_budget:
-        return Decision("stop", stage, f"label budget spent: {labels} labels >= budget {loop.label_budget}")
     at_stage = [h for h in history if h.stage == stage]
     k = loop.converged_iterations
     recent = at_stage[-k:]
-    if len(recent) == k and all(h.explored > 0 and h.accurate_ratio >= loop.accurate_target for h in recent):
-        if stage + 1 < n_stages:
-            if nxt >= loop.max_iterations:
-                return Decision("stop", stage, f"iteration limit {loop.max_iterations} reached "
-                                               f"(stage {stage} had converged)")
-            return Decision("continue", stage + 1, f"stage {stage} converged (accurate >= "
-                                                   f"{loop.accurate_target:.0%} for {k} iterations); "
-                                                   f"moving to stage {stage + 1}")
+    converged = len(recent) == k and all(h.explored > 0 and h.accurate_ratio >= loop.accurate_target
+                                         for h in recent)
+    if converged and stage + 1 >= n_stages:
         return Decision("stop", stage, f"converged: accurate >= {loop.accurate_target:.0%} for {k} iterations "
                                        f"at the last stage", converged=True)
+    if loop.label_budget is not None and labels >= loop.label_budget:
+        return Decision("stop", stage, f"label budget spent: {labels} labels >= budget {loop.label_budget}")
+    if converged:  # not the last stage (handled above)
+        if nxt >= loop.max_iterations:
+            return Decision("stop", stage, f"iteration limit {loop.max_iterations} reached "
+                                           f"(stage {stage} had converged)")
+        return Decision("continue", stage + 1, f"stage {stage} converged (accurate >= "
+                                               f"{loop.accurate_target:.0%} for {k} iterations); "
+                                               f"moving to stage {stage + 1}")
     stalled = history[-no_progress_limit:]
     if len(stalled) == no_progress_limit and all(h.labeled == 0 for h in stalled):
         why = ("every explored frame was 'failed' (deviation >= f_hi or NaN): raise select.f_hi, lower the "
-               "temperatures, or shorten the MD" if all(h.candidate == 0 and h.failed > 0 for h in stalled)
+               "temperatures, or shorten the MD" if all(h.explored > 0 and h.failed == h.explored for h in stalled)
                else "no frame was labeled: check the trust levels (select.f_lo/f_hi) and the label rejections "
                     "in heal status")
         return Decision("stop", stage, f"no labels added for {no_progress_limit} iterations in a row; {why}")
