@@ -230,8 +230,10 @@ class TrainSpec(_Strict):
     pref_v: tuple[NonNegativeFloat, NonNegativeFloat] = (100.0, 1.0)
     batch_size: int | Literal["auto"] = "auto"
     disp_freq: int = Field(100, ge=1)
-    #: fraction of frames held out for ``dp test``
+    #: fraction of labeled frames held out (by frame hash) for ``dp test``
     test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    #: how many ensemble members run ``dp test`` (None = all); each test costs a TensorFlow start-up
+    test_members: int | None = Field(None, ge=0)
     #: later iterations start from the previous iteration's models
     init_from_previous: bool = True
     #: MTP settings (engine: mtp)

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from heal.campaign import Campaign
 
-console = Console(stderr=False)
+console = Console(stderr=False, width=None if sys.stdout.isatty() else 150)
 
 
 def _fmt(x, spec=".3f"):

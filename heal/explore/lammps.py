@@ -53,8 +53,12 @@ class RunOutcome:
 
 
 def write_run(run: ExploreRun, atoms: Atoms, models: list[Path], type_map: list[str], spec: ExploreSpec,
-              workdir: Path) -> None:
-    """Write ``in.lammps`` and ``conf.lmp`` for one run."""
+              workdir: Path, prefix: str = "") -> None:
+    """Write ``in.lammps`` and ``conf.lmp`` for one run.
+
+    `prefix` is the run directory as seen from where LAMMPS runs ("" when it runs inside `workdir`;
+    ``"<run>/"`` when one LAMMPS process runs a group of runs from the task directory).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     missing = [str(m) for m in models if not Path(m).is_file()]
     if missing:
@@ -70,7 +74,7 @@ def write_run(run: ExploreRun, atoms: Atoms, models: list[Path], type_map: list[
         models=[str(Path(m).resolve()) for m in models], type_map=type_map,
         masses=[atomic_masses[atomic_numbers[el]] for el in type_map], seed=run.seed % 900_000_000 + 1,
         tdamp=100 * spec.timestep_fs / 1000.0, pdamp=1000 * spec.timestep_fs / 1000.0,
-        barostat="iso" if atoms.cell.orthorhombic else "tri",
+        barostat="iso" if atoms.cell.orthorhombic else "tri", prefix=prefix,
     )
     render_to("lammps/md.in.j2", ctx, workdir / "in.lammps")
 
@@ -107,6 +111,44 @@ def run_one(run: ExploreRun, atoms: Atoms, models: list[Path], type_map: list[st
     out = RunOutcome(run.name, str(workdir), int(devi.size), error is None, error, time.monotonic() - t0)
     atomic_write_json(done, out.to_dict())
     return out
+
+
+def run_group(items: list[tuple[ExploreRun, Atoms]], models: list[Path], type_map: list[str], spec: ExploreSpec,
+              task_dir: Path, executor, timeout: float | None = None) -> list[RunOutcome]:
+    """Run several MD runs in ONE LAMMPS process (TensorFlow and the models start once, not per run).
+
+    Each run keeps its own directory and done-marker. If the group stops early (a blow-up in one run), the
+    runs it finished are kept and every unfinished run is rerun alone, so an error is pinned on its run.
+    """
+    import time
+
+    task_dir.mkdir(parents=True, exist_ok=True)
+    pending = [(r, a) for r, a in items if not (task_dir / r.name / "done.json").is_file()]
+    if len(pending) > 1:
+        t0 = time.monotonic()
+        lines = ["# heal: a group of exploration runs in one LAMMPS process"]
+        for run, atoms in pending:
+            rdir = task_dir / run.name
+            if rdir.exists():
+                shutil.rmtree(rdir)
+            write_run(run, atoms, models, type_map, spec, rdir, prefix=f"{run.name}/")
+            lines += ["clear", f"include {run.name}/in.lammps"]
+        (task_dir / "group.in").write_text("\n".join(lines) + "\n")
+        try:
+            executor.run(Job("lmp", ["-in", "group.in", "-screen", "none", "-log", "group.log"], task_dir,
+                             log="lmp-group", timeout=timeout))
+        except FatalError:
+            pass  # finished runs are kept below; the rest are rerun one by one
+        share = (time.monotonic() - t0) / len(pending)
+        for run, _ in pending:
+            rdir = task_dir / run.name
+            if (rdir / "final.restart").is_file():
+                devi = read_model_devi(rdir / "model_devi.out")
+                out = RunOutcome(run.name, str(rdir), int(devi.size), devi.size > 0,
+                                 None if devi.size else "LAMMPS wrote no model deviation rows", share)
+                atomic_write_json(rdir / "done.json", out.to_dict())
+    return [run_one(run, atoms, models, type_map, spec, task_dir / run.name, executor, timeout)
+            for run, atoms in items]
 
 
 def _lammps_error(workdir: Path) -> str | None:

@@ -18,7 +18,7 @@ from ase.io import read, write
 
 from heal.campaign import Campaign
 from heal.errors import FatalError
-from heal.explore.lammps import RunOutcome, ladder_runs, run_one
+from heal.explore.lammps import ladder_runs, run_group
 from heal.explore.parse import iter_dump, read_model_devi
 from heal.fsutil import atomic_write_json
 from heal.frames import frame_hash, min_distance
@@ -78,9 +78,10 @@ def stage_train(camp: Campaign, it: int, k: int) -> dict:
     spec = camp.cfg.train
     prev = camp.model_dir(it - 1, k) / "graph.pb" if it > 0 and spec.init_from_previous else None
     seed = (spec.seed * 1_000_003 + it * 101 + k) % (2**31 - 1)
+    tested = spec.test_members is None or k < spec.test_members
     res = train_member(spec, camp.type_map, camp.dataset.system_dirs(), camp.model_dir(it, k), camp.executor,
                        seed=seed, init_model=prev if prev is not None and prev.is_file() else None,
-                       test_systems=camp.testset.system_dirs() or None)
+                       test_systems=(camp.testset.system_dirs() or None) if tested else None)
     return res.to_dict()
 
 
@@ -107,10 +108,8 @@ def stage_explore(camp: Campaign, it: int, stage: int, task: int) -> dict:
     seeds = {s.name: s.atoms for s in read_seed_set(camp.seeds_dir)}
     runs = explore_plan(camp, it, stage)[task]
     tdir = camp.explore_task_dir(it, task)
-    outs: list[RunOutcome] = []
-    for sname, run in runs:
-        outs.append(run_one(run, seeds[sname], models_of(camp, it), camp.type_map, camp.cfg.explore,
-                            tdir / run.name, camp.executor))
+    outs = run_group([(run, seeds[sname]) for sname, run in runs], models_of(camp, it), camp.type_map,
+                     camp.cfg.explore, tdir, camp.executor)
     return {"runs": len(outs), "frames": sum(o.n_frames for o in outs),
             "errors": [f"{o.name}: {o.error}" for o in outs if o.error]}
 
