@@ -75,8 +75,6 @@ def test_read_model_devi_drops_a_torn_last_line(tmp_path):
     assert d["step"].tolist() == [0, 10, 20, 30]
 
 
-@pytest.mark.xfail(strict=True, reason="heal.explore.parse.read_model_devi keeps a torn last line that still "
-                   "has 7 columns (the number cut mid-way becomes NaN or a wrong value) instead of dropping it")
 def test_read_model_devi_drops_a_torn_last_line_cut_inside_the_last_number(tmp_path):
     torn = _devi_line((40, 1e-3, 1e-4, 5e-4, 0.2, 0.01, 0.05)).rstrip("\n")[:-3]  # "...5.000e-" + no newline
     d = read_model_devi(_write_devi(tmp_path / "model_devi.out", tail=torn))
@@ -156,9 +154,6 @@ def test_iter_dump_drops_a_torn_last_frame(tmp_path):
     assert [s for s, _ in iter_dump(p, TYPE_MAP, steps=[20])] == [20]
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="heal.explore.parse.iter_dump does not notice a last atom line cut mid-way: it crashes "
-                          "on ragged rows (ValueError) or, cut inside z, yields the frame with a truncated coordinate")
 @pytest.mark.parametrize("cut", [22, 6], ids=["cut-after-x", "cut-inside-z"])
 def test_iter_dump_drops_a_frame_torn_inside_an_atom_line(tmp_path, cut):
     torn = _frame(30, ORTHO_HEADER, ORTHO_BOUNDS, _ortho_rows())[:-cut]  # no trailing newline
@@ -166,9 +161,6 @@ def test_iter_dump_drops_a_frame_torn_inside_an_atom_line(tmp_path, cut):
     assert [s for s, _ in iter_dump(p, TYPE_MAP)] == [0, 10, 20]
 
 
-@pytest.mark.xfail(strict=True, raises=(ValueError, IndexError),
-                   reason="heal.explore.parse.iter_dump crashes on a frame torn inside its header "
-                          "(empty TIMESTEP / NUMBER OF ATOMS line) instead of dropping it")
 def test_iter_dump_drops_a_frame_torn_inside_its_header(tmp_path):
     p = _write_ortho_dump(tmp_path / "traj.dump", tail="ITEM: TIMESTEP\n30\n")
     assert [s for s, _ in iter_dump(p, TYPE_MAP)] == [0, 10, 20]
@@ -352,9 +344,6 @@ def test_read_lcurve_missing_or_headerless_file_gives_no_rows(tmp_path):
     assert read_lcurve(tmp_path / "noheader.out") == []
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="heal.train.deepmd.read_lcurve crashes on a torn last line that has all columns but "
-                          "a number cut mid-way ('9.5e-') instead of dropping it")
 def test_read_lcurve_drops_a_last_line_torn_inside_its_last_number(tmp_path):
     p = tmp_path / "lcurve.out"
     p.write_text(LCURVE.rsplit("\n", 1)[0] + "\n    300      3.1e+00      4.0e-02      2.9e-01    9.5e-")

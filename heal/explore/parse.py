@@ -32,6 +32,8 @@ def read_model_devi(path: Path) -> np.ndarray:
         for line in fh:
             if line.startswith("#") or not line.strip():
                 continue
+            if not line.endswith("\n"):
+                break  # the last line of a killed run, cut mid-write
             parts = line.split()
             if len(parts) < 7:
                 continue
@@ -67,34 +69,53 @@ def _box(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def iter_dump(path: Path, type_map: list[str], steps: Iterable[int] | None = None) -> Iterator[tuple[int, Atoms]]:
-    """Yield ``(step, atoms)`` from a ``dump custom ... id type x y z`` file, only for `steps` if given."""
+    """Yield ``(step, atoms)`` from a ``dump custom ... id type x y z`` file, only for `steps` if given.
+
+    A frame torn by a killed run (cut anywhere: header, box or atom lines) ends the iteration quietly.
+    """
     wanted = None if steps is None else set(int(s) for s in steps)
     with open(path, errors="replace") as fh:
-        line = fh.readline()
-        while line:
-            if not line.startswith("ITEM: TIMESTEP"):
-                line = fh.readline()
-                continue
-            step = int(fh.readline().split()[0])
-            fh.readline()  # ITEM: NUMBER OF ATOMS
-            n = int(fh.readline())
-            box_header = fh.readline()
-            box_lines = [fh.readline() for _ in range(3)]
-            header = fh.readline().split()[2:]  # ITEM: ATOMS id type x y z
-            body = [fh.readline() for _ in range(n)]
+        while True:
             line = fh.readline()
+            if not line:
+                return
+            if not line.startswith("ITEM: TIMESTEP"):
+                continue
+            frame = _read_frame(fh)
+            if frame is None:
+                return
+            step, box_lines, header, body = frame
             if wanted is not None and step not in wanted:
                 continue
-            if len(body) < n or not body[-1].strip() or not box_header.startswith("ITEM: BOX"):
-                return  # torn frame at the end of a killed run
-            data = np.array([b.split() for b in body], dtype=float)
-            col = {name: i for i, name in enumerate(header)}
-            order = np.argsort(data[:, col["id"]])
-            data = data[order]
-            cell, origin = _box(box_lines)
-            types = data[:, col["type"]].astype(int)
-            atoms = Atoms(symbols=[type_map[t - 1] for t in types],
-                          positions=data[:, [col["x"], col["y"], col["z"]]] - origin, cell=cell, pbc=True)
-            atoms.wrap()
-            atoms.info["step"] = step
-            yield step, atoms
+            yield step, _frame_atoms(step, box_lines, header, body, type_map)
+
+
+def _read_frame(fh) -> tuple[int, list[str], list[str], list[str]] | None:
+    """Read one frame after its TIMESTEP line; None if the file ends (or is torn) inside it."""
+    head = [fh.readline() for _ in range(7)]  # step, NUMBER OF ATOMS, n, BOX BOUNDS, 3 box lines
+    if not all(h.endswith("\n") for h in head) or not head[3].startswith("ITEM: BOX"):
+        return None
+    atoms_header = fh.readline()
+    if not atoms_header.startswith("ITEM: ATOMS") or not atoms_header.endswith("\n"):
+        return None
+    try:
+        step, n = int(head[0].split()[0]), int(head[2])
+    except (ValueError, IndexError):
+        return None
+    body = [fh.readline() for _ in range(n)]
+    if not body or not body[-1].endswith("\n"):
+        return None
+    return step, head[4:7], atoms_header.split()[2:], body
+
+
+def _frame_atoms(step: int, box_lines: list[str], header: list[str], body: list[str], type_map: list[str]) -> Atoms:
+    data = np.array([b.split() for b in body], dtype=float)
+    col = {name: i for i, name in enumerate(header)}
+    data = data[np.argsort(data[:, col["id"]])]
+    cell, origin = _box(box_lines)
+    types = data[:, col["type"]].astype(int)
+    atoms = Atoms(symbols=[type_map[t - 1] for t in types],
+                  positions=data[:, [col["x"], col["y"], col["z"]]] - origin, cell=cell, pbc=True)
+    atoms.wrap()
+    atoms.info["step"] = step
+    return atoms

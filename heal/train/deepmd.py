@@ -87,9 +87,11 @@ def read_lcurve(path: Path) -> list[dict[str, float]]:
         if ln.startswith("#") or not ln.strip():
             continue
         vals = ln.split()
-        if len(vals) != len(names):
+        try:
+            row = {k: float(v) for k, v in zip(names, vals, strict=True)}
+        except ValueError:
             continue  # a torn last line of a killed run
-        rows.append({k: float(v) for k, v in zip(names, vals)})
+        rows.append(row)
     return rows
 
 
