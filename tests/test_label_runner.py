@@ -268,3 +268,33 @@ def test_sanity_checks_on_real_labels(meam_labeler):
     close = squeezed(a, 1.2)
     assert "d_min" in check_labels(set_labels(close, e, f, stress=s), spec)
     assert check_labels(set_labels(close, e, f, stress=s), spec, structure=False) is None
+
+
+def test_complete_oracle_output_left_by_a_kill_is_reused_not_recomputed(tmp_path, meam_labeler, executor):
+    """A worker killed after the oracle finished but before the done-marker: the relaunch parses the
+    finished output instead of running the oracle again (the expensive-DFT case)."""
+    frames = hea4_frames(2, seed=11)
+    spec = LabelSpec(oracle="meam")
+    first = Counting(meam_labeler)
+    ref = label_frames(frames, spec, tmp_path, executor, labeler=first)
+    assert first.calls == 2
+    # simulate the kill window: outputs complete, markers not yet written
+    for a in frames:
+        (tmp_path / frame_hash(a) / RESULT).unlink()
+    again = Counting(meam_labeler)
+    res = label_frames(frames, spec, tmp_path, executor, labeler=again)
+    assert again.calls == 0
+    assert [a.get_potential_energy() for a in res.labeled] == [a.get_potential_energy() for a in ref.labeled]
+    events = [json.loads(ln) for ln in (tmp_path / "oracle_calls.jsonl").read_text().splitlines()]
+    assert sorted(e["event"] for e in events) == ["done", "done", "reused", "reused", "start", "start"]
+
+
+def test_failed_oracle_output_is_recomputed_on_relaunch(tmp_path, meam_labeler, executor):
+    frames = hea4_frames(1, seed=12)
+    h = frame_hash(frames[0])
+    odir = tmp_path / h / "oracle"
+    odir.mkdir(parents=True)
+    (odir / "meam.json").write_text('{"energy": ')  # torn output of a killed oracle
+    lab = Counting(meam_labeler)
+    res = label_frames(frames, LabelSpec(oracle="meam"), tmp_path, executor, labeler=lab)
+    assert lab.calls == 1 and len(res.labeled) == 1

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import logging
 import shutil
 import time
@@ -99,12 +100,39 @@ def _reject(fdir: Path, h: str, reason: str, stage: str, **extra: Any) -> dict[s
     return rec
 
 
+JOURNAL = "oracle_calls.jsonl"
+
+
+def _journal(fdir: Path, event: str) -> None:
+    """Append one line to the label directory's oracle-call journal (audit trail for exactly-once checks)."""
+    line = json.dumps({"hash": fdir.name, "event": event, "pid": os.getpid(), "t": round(time.time(), 3)})
+    fd = os.open(fdir.parent / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode())
+    finally:
+        os.close(fd)
+
+
 def _call_oracle(labeler, atoms: Atoms, odir: Path, executor) -> Atoms:
-    if odir.exists():
-        shutil.rmtree(odir)
+    """Run the oracle in `odir`, or reuse a complete result an interrupted run left there.
+
+    A worker killed after the oracle finished but before the frame's done-marker was written leaves
+    complete outputs behind; parsing them instead of recomputing is what keeps an expensive label
+    (hours of DFT) from being computed twice.
+    """
+    if odir.is_dir():
+        try:
+            labeled = labeler.read_results(odir, atoms)
+        except Exception:  # incomplete / failed outputs: compute afresh
+            shutil.rmtree(odir)
+        else:
+            _journal(odir.parent, "reused")
+            return labeled
     odir.mkdir(parents=True)
     labeler.write_input(atoms, odir)
+    _journal(odir.parent, "start")
     labeler.execute(odir, executor)
+    _journal(odir.parent, "done")
     return labeler.read_results(odir, atoms)
 
 
