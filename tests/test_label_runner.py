@@ -298,3 +298,14 @@ def test_failed_oracle_output_is_recomputed_on_relaunch(tmp_path, meam_labeler, 
     lab = Counting(meam_labeler)
     res = label_frames(frames, LabelSpec(oracle="meam"), tmp_path, executor, labeler=lab)
     assert lab.calls == 1 and len(res.labeled) == 1
+
+
+def test_labeled_frames_keep_the_hash_of_their_input(tmp_path, meam_labeler, executor):
+    """extxyz rounds positions to 1e-8 Å; labeled frames must still hash like their input frames."""
+    frames = hea4_frames(3, seed=13)
+    for a in frames:
+        a.positions += 1.23456789e-7  # digits beyond what extxyz keeps
+    first = label_frames(frames, LabelSpec(oracle="meam"), tmp_path, executor, labeler=meam_labeler)
+    again = label_frames(frames, LabelSpec(oracle="meam"), tmp_path, executor, labeler=meam_labeler)
+    for res in (first, again):
+        assert [frame_hash(a) for a in res.labeled] == [frame_hash(a) for a in frames]

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 from filelock import FileLock
 
@@ -101,6 +102,24 @@ def _reject(fdir: Path, h: str, reason: str, stage: str, **extra: Any) -> dict[s
 
 
 JOURNAL = "oracle_calls.jsonl"
+
+
+def _on_input_structure(labeled: Atoms, atoms: Atoms) -> Atoms:
+    """The input frame, bit for bit, carrying the labels read back from ``result.extxyz``.
+
+    extxyz stores positions to 1e-8 Å; putting the labels back on the exact input arrays keeps
+    ``frame_hash`` of the labeled frame equal to the hash its label directory is named after, so the
+    dataset, the selector's "already labeled" check and the label directories all agree on identity.
+    """
+    if len(labeled) != len(atoms) or np.abs(labeled.positions - atoms.positions).max() > 1e-6:
+        raise FatalError("a stored label does not belong to its frame (positions differ); delete "
+                         "its label directory to relabel it")
+    out = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions.copy(), cell=atoms.cell.array.copy(),
+                pbc=atoms.pbc.copy())
+    out.info.update(labeled.info)
+    out.calc = SinglePointCalculator(out, **{k: v for k, v in labeled.calc.results.items()
+                                             if k in ("energy", "free_energy", "forces", "stress")})
+    return out
 
 
 def _journal(fdir: Path, event: str) -> None:
@@ -210,7 +229,7 @@ def label_frames(frames: list[Atoms], spec: LabelSpec, workdir: Path, executor, 
                 done = _label_one(atoms, h, fdir, spec, labeler, executor, backoff_s)
         kind, value = done
         if kind == "labeled":
-            res.labeled.append(value)
+            res.labeled.append(_on_input_structure(value, atoms))
         else:
             res.rejected.append({k: str(value.get(k, "")) for k in ("hash", "reason", "stage")})
     res.seconds = time.monotonic() - t0
