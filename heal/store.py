@@ -6,16 +6,18 @@ FireWorks can run on mongomock (an in-memory MongoDB), but its persistence add-o
 only at clean process exit, with a plain ``open(..., 'w')`` and no locking. heal keeps FireWorks' mongomock
 path and makes it durable itself:
 
-- **persist after every state change**: every mutating collection call (insert / update / replace /
-  delete / find-and-modify / bulk / index changes) is followed by a snapshot of the whole server store,
-  written to a temp file, fsynced and renamed over ``launchpad.json`` (readers never see a torn file);
-  ``with store.batch():`` groups many changes into one snapshot where the caller knows they belong together;
+- **persist after every state change**: every LaunchPad operation (a checkout, a completion, an add_wf)
+  appends the documents it changed to a journal as one fsynced line; the journal is compacted into a
+  snapshot written by temp file + fsync + rename (format and crash rules: :mod:`heal.storefile`). A torn
+  last line is dropped on load, so an operation is in the state wholly or not at all. Cost per operation is
+  proportional to what changed, not to the size of the store;
 - **one writer at a time**: ``writer.lock`` is held with ``flock`` by the writing process and names its
   holder (pid, host, command, start time). The kernel drops the lock when the holder dies, so a stale lock is
   taken over automatically; a second live writer gets :class:`StoreLockedError` naming the holder;
 - **readers on a copy**: :func:`open_readonly` loads the snapshot into a private store that never writes
   back; :meth:`ReadOnlyStore.refresh` reloads it when the file changed (the web GUI does this per request);
-- indexes are saved with the documents, so a reload keeps FireWorks' unique indexes.
+- indexes are saved with the documents (index changes force a snapshot), so a reload keeps FireWorks'
+  unique indexes.
 
 Only small documents go in the store (ids, paths, hashes, statistics); frames, models and trajectories live
 on disk in the campaign directory.
@@ -31,19 +33,16 @@ import socket
 import sys
 import threading
 import time
-from collections import OrderedDict
 from contextlib import contextmanager
 from pathlib import Path
 
 import mongomock
-from bson import json_util
 from mongomock.store import CollectionStore, DatabaseStore, ServerStore
 
 from heal.errors import ConfigError, StoreLockedError
-from heal.fsutil import atomic_write_bytes
+from heal import storefile as sf
 
 DB_NAME = "heal"
-SNAPSHOT = "launchpad.json"
 LOCK = "writer.lock"
 
 _MUTATORS = ("insert_one", "insert_many", "replace_one", "update_one", "update_many", "delete_one", "delete_many",
@@ -52,42 +51,8 @@ _MUTATORS = ("insert_one", "insert_many", "replace_one", "update_one", "update_m
 
 
 # ---------------------------------------------------------------------------------------------------------
-# snapshot (de)serialisation
-def _dump(server: ServerStore) -> bytes:
-    out = {}
-    for dbname, db in server._databases.items():
-        cols = {}
-        for cname, col in db._collections.items():
-            with col._rwlock.reader():
-                docs = list(col._documents.values())
-            cols[cname] = {"documents": docs, "indexes": col.indexes, "created": col._is_force_created}
-        out[dbname] = cols
-    return json_util.dumps(out).encode()
-
-
-def _load_into(server: ServerStore, data: bytes, owner=None) -> None:
-    """Replace the server's contents with a snapshot, in place.
-
-    Database stores are kept (their collections swapped), because a LaunchPad's mongomock Database holds
-    its DatabaseStore object: new ones would leave a refreshed reader's LaunchPad on the old data.
-    """
-    dct = json_util.loads(data.decode()) if data.strip() else {}
-    for dbname, cols in dct.items():
-        new = {}
-        for cname, c in cols.items():
-            col = _new_collection(cname, owner)
-            col._documents = OrderedDict((d["_id"], d) for d in c["documents"])
-            col.indexes = c.get("indexes", {})
-            col._is_force_created = c.get("created", False) or bool(col._documents)
-            new[cname] = col
-        server[dbname]._collections = new
-    for dbname, db in server._databases.items():
-        if dbname not in dct:
-            db._collections = {}
-
-
 def _new_collection(name: str, owner) -> CollectionStore:
-    col = CollectionStore(name)
+    col = _HealCollectionStore(name)
     col._heal_owner = owner
     return col
 
@@ -118,51 +83,108 @@ class _HealServerStore(ServerStore):
             return db
 
 
+_TRACKED = ("insert_one", "insert_many", "replace_one", "update_one", "update_many", "delete_one", "delete_many",
+            "find_one_and_update", "find_one_and_replace", "find_one_and_delete")
+
+
+class _HealCollectionStore(CollectionStore):
+    """Records inserted / deleted ids while its owner has an operation open on this thread."""
+
+    def __setitem__(self, key, val):
+        super().__setitem__(key, val)
+        _touch(self, key)
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        _touch(self, key)
+
+
+def _touch(col, _id) -> None:
+    owner = getattr(col, "_heal_owner", None)
+    if isinstance(owner, DurableStore) and owner._op_thread == threading.get_ident():
+        owner._op.setdefault(col, set()).add(_id)
+
+
 def _patch_mongomock() -> None:
-    """Make mongomock collections owned by a DurableStore persist after each mutating call."""
+    """Make mongomock collections owned by a DurableStore record what each mutating call changed.
+
+    Documents a tracked call touches are the ones mongomock's own scan yields (``_iter_documents``: every
+    document an update, replace, delete or find-and-modify matched) plus inserted and deleted ids: a
+    superset of what changed, found without any extra scan. Untracked mutations (drop, index changes,
+    bulk writes, renames) ask for a full snapshot.
+    """
     if getattr(mongomock.Collection, "_heal_patched", False):
         return
+    orig_iter = mongomock.Collection._iter_documents
+
+    def _iter_documents(self, filter):
+        docs = orig_iter(self, filter)
+        owner = getattr(self._store, "_heal_owner", None)
+        if not isinstance(owner, DurableStore) or owner._op_thread != threading.get_ident():
+            return docs
+        ids = owner._op.setdefault(self._store, set())
+        return (ids.add(d["_id"]) or d for d in docs)
+
+    mongomock.Collection._iter_documents = _iter_documents
     for name in _MUTATORS:
         orig = getattr(mongomock.Collection, name, None)
         if orig is None:
             continue
 
-        def make(orig):
+        def make(orig, name):
             @functools.wraps(orig)
             def wrapper(self, *args, **kwargs):
                 owner = getattr(self._store, "_heal_owner", None)
                 if owner is None or not isinstance(owner, DurableStore):
                     return orig(self, *args, **kwargs)
                 with owner._mutex:
-                    result = orig(self, *args, **kwargs)
-                    owner._changed()
+                    outer = owner._op_thread is None
+                    if outer:
+                        owner._op_thread = threading.get_ident()
+                    try:
+                        result = orig(self, *args, **kwargs)
+                    finally:
+                        if outer:
+                            owner._op_thread = None
+                            touched, owner._op = owner._op, {}
+                    if outer:
+                        owner._changed(touched, full=name not in _TRACKED)
                 return result
             return wrapper
 
-        setattr(mongomock.Collection, name, make(orig))
+        setattr(mongomock.Collection, name, make(orig, name))
     mongomock.Collection._heal_patched = True
 
 
 # ---------------------------------------------------------------------------------------------------------
 class DurableStore:
-    """A mongomock server store persisted to ``<dir>/launchpad.json`` after every change; one writer."""
+    """A mongomock server store persisted after every change (journal + snapshots, see heal.storefile)."""
+
+    #: compact the journal into a new snapshot when it outgrows this many bytes and the snapshot
+    compact_bytes = 4_000_000
 
     def __init__(self, directory: Path):
         self.dir = Path(directory).resolve()
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.path = self.dir / SNAPSHOT
+        self.path = self.dir / sf.SNAPSHOT
         self._mutex = threading.RLock()
         self._batch = 0
-        self._dirty = False
+        self._dirty: dict[tuple[str, str], set] = {}
+        self._full = False
+        self._op: dict = {}  # collection store -> ids touched by the operation in progress
+        self._op_thread: int | None = None
         self.persist_count = 0
         self.persist_seconds = 0.0
         self._lock_fd: int | None = None
         self._acquire_lock()
-        for junk in self.dir.glob(f".{SNAPSHOT}.*.tmp"):  # a writer killed mid-persist; only writers make these
+        for junk in self.dir.glob(f".{sf.SNAPSHOT}.*.tmp"):  # a writer killed mid-persist; only writers make these
             junk.unlink(missing_ok=True)
         self.server = _HealServerStore(self)
-        if self.path.is_file():
-            _load_into(self.server, self.path.read_bytes(), owner=self)
+        self.gen = sf.load(self.server, self.dir, lambda name: _new_collection(name, self))
+        for old in sf.stale_journals(self.dir, self.gen):  # compaction interrupted after the new snapshot
+            old.unlink(missing_ok=True)
+        self._journal = sf.journal_path(self.dir, self.gen)
+        self._snapshot_size = self.path.stat().st_size if self.path.is_file() else 0
         _patch_mongomock()
 
     # -- writer lock -----------------------------------------------------------------------------------
@@ -188,29 +210,56 @@ class DurableStore:
     def close(self) -> None:
         if self._lock_fd is not None:
             with self._mutex:
-                if self._dirty:
-                    self.persist()
+                self.persist()
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
 
     # -- persistence -----------------------------------------------------------------------------------
-    def _changed(self) -> None:
-        self._dirty = True
+    def _changed(self, touched: dict, full: bool = False) -> None:
+        if full:
+            self._full = True
+        if touched:
+            where = {id(col): (dbname, cname) for dbname, db in self.server._databases.items()
+                     for cname, col in db._collections.items()}
+            for col, ids in touched.items():
+                if id(col) in where:
+                    self._dirty.setdefault(where[id(col)], set()).update(ids)
+                else:
+                    self._full = True  # a collection store replaced during the call (drop/rename)
         if self._batch == 0:
             self.persist()
 
     def persist(self) -> None:
+        """Write what changed since the last call: a journal line, or a new snapshot when due."""
         with self._mutex:
+            if not self._full and not self._dirty:
+                return
             t0 = time.perf_counter()
-            atomic_write_bytes(self.path, _dump(self.server))
-            self._dirty = False
+            if self._full or not self.path.is_file():
+                self.compact()
+            else:
+                size = sf.append_line(self._journal, sf.journal_line(self.server, self._dirty))
+                if size > max(self.compact_bytes, self._snapshot_size):
+                    self.compact()
+            self._dirty.clear()
+            self._full = False
             self.persist_count += 1
             self.persist_seconds += time.perf_counter() - t0
 
+    def compact(self) -> None:
+        """Write the whole state as snapshot gen+1, then drop the old journal."""
+        with self._mutex:
+            old = self._journal
+            self.gen += 1
+            sf.write_snapshot(self.dir, self.server, self.gen)
+            self._journal = sf.journal_path(self.dir, self.gen)
+            old.unlink(missing_ok=True)
+            self._snapshot_size = self.path.stat().st_size
+
     @contextmanager
     def batch(self):
-        """Group the changes made inside into one snapshot (written when the outermost batch exits)."""
+        """Group the changes made inside into one journal line (written when the outermost batch exits)."""
         with self._mutex:
             self._batch += 1
         try:
@@ -218,7 +267,7 @@ class DurableStore:
         finally:
             with self._mutex:
                 self._batch -= 1
-                if self._batch == 0 and self._dirty:
+                if self._batch == 0:
                     self.persist()
 
     def client(self) -> mongomock.MongoClient:
@@ -233,27 +282,28 @@ def lock_holder(directory: Path) -> dict | None:
 
 
 class ReadOnlyStore:
-    """A private copy of the snapshot for readers (status, web GUI); never written back."""
+    """A private copy of the stored state for readers (status, web GUI); never written back."""
 
     def __init__(self, directory: Path):
         self.dir = Path(directory).resolve()
-        self.path = self.dir / SNAPSHOT
+        self.path = self.dir / sf.SNAPSHOT
         self.server = _HealServerStore(None)
         self._stamp: tuple | None = None
         self.refresh()
 
     def refresh(self) -> bool:
-        """Reload if the snapshot changed since the last load; True if it did."""
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return False
-        stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
-        if stamp == self._stamp:
-            return False
-        _load_into(self.server, self.path.read_bytes(), owner=None)
-        self._stamp = stamp
-        return True
+        """Reload (in place, so open LaunchPads see it) if the stored state changed; True if it did."""
+        for _ in range(3):  # a compaction may swap files under us: retry on a vanished file
+            stamp = sf.stamp(self.dir)
+            if not stamp or stamp == self._stamp:
+                return False
+            try:
+                sf.load(self.server, self.dir, lambda name: _new_collection(name, None))
+            except FileNotFoundError:
+                continue
+            self._stamp = stamp
+            return True
+        return False
 
     def client(self) -> mongomock.MongoClient:
         return mongomock.MongoClient(_store=self.server)
