@@ -1,0 +1,5 @@
+"""``python -m heal`` = the ``heal`` command."""
+
+from heal.cli import main
+
+main()

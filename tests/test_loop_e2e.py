@@ -1,0 +1,108 @@
+"""End to end, real engines: a tiny campaign launched, interrupted with Ctrl-C between stages, resumed, finished.
+
+Real MEAM labels, real dp train / freeze / test, real LAMMPS with the DeePMD ensemble, real FireWorks on the
+embedded durable store, driven through the ``heal`` command line as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from heal.loop.faults import double_computed, labeled_hashes, stored_hashes
+from tiny_campaign import tiny_campaign
+
+pytestmark = [pytest.mark.engine, pytest.mark.slow]
+
+
+def heal(*args, timeout=900, check=True):
+    proc = subprocess.run([sys.executable, "-m", "heal", *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"heal {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n"
+                             f"{proc.stderr[-3000:]}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def finished_campaign(tmp_path_factory):
+    """Launch, Ctrl-C once iteration 0's selection is done, resume to the end."""
+    base = tmp_path_factory.mktemp("e2e")
+    cfg = tiny_campaign(base, "tiny", iterations=2)
+    root = base / "tiny"
+    log = open(base / "launch.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "heal", "launch", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 600
+    while not (root / "iter-000" / "select" / "select.json").is_file():
+        assert proc.poll() is None, (base / "launch.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "iteration 0 selection did not finish in 10 minutes"
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGINT)  # Ctrl-C between stages (or inside the next one)
+    code = proc.wait(timeout=120)
+    interrupted_labels = labeled_hashes(root)
+    resumed = heal("resume", str(root))
+    return {"cfg": cfg, "root": root, "interrupt_code": code, "resume": resumed,
+            "labeled_at_interrupt": interrupted_labels, "launch_log": (base / "launch.log").read_text()}
+
+
+def test_ctrl_c_stops_cleanly_and_resume_finishes(finished_campaign):
+    assert finished_campaign["interrupt_code"] in (130, 0), finished_campaign["launch_log"][-2000:]
+    assert "heal resume" in finished_campaign["launch_log"] or finished_campaign["interrupt_code"] == 0
+    assert (finished_campaign["root"] / "finished.json").is_file()
+    assert "stopped after iteration 1" in finished_campaign["resume"].stdout
+
+
+def test_status_json_shows_both_iterations_with_labels_and_finite_rmse(finished_campaign):
+    st = json.loads(heal("status", str(finished_campaign["root"]), "--json").stdout)
+    its = st["iterations"]
+    assert [r["iteration"] for r in its] == [0, 1]
+    for r in its:
+        assert r["state"] == "completed"
+        assert r["labeled"] > 0
+        assert r["accurate"] + r["candidate"] + r["failed"] == r["explored"] > 0
+        assert r["rmse_force"] is not None and math.isfinite(r["rmse_force"]) and r["rmse_force"] > 0
+        for key in ("accurate", "candidate", "failed", "labeled", "rejected", "rmse_force", "state"):
+            assert key in r
+    assert st["state"] == "finished"
+    stats = json.loads(heal("data", "stats", st["dataset"], "--json").stdout)
+    assert stats["frames"] == st["dataset_frames"] > 0
+
+
+def test_no_frame_lost_or_labeled_twice_across_the_interrupt(finished_campaign):
+    root = finished_campaign["root"]
+    stored = stored_hashes(root)
+    assert len(stored) == len(set(stored))
+    assert finished_campaign["labeled_at_interrupt"] <= set(stored)
+    assert labeled_hashes(root) == set(stored)  # every finished label is stored, nothing else is
+    assert double_computed(root) == []
+
+
+def test_final_models_run_in_lammps(finished_campaign):
+    """The last iteration's ensemble drove real LAMMPS MD with inline deviation."""
+    root = finished_campaign["root"]
+    devi = list((root / "iter-001" / "explore").glob("task-*/*/model_devi.out"))
+    assert devi
+    from heal.explore.parse import read_model_devi
+
+    rows = read_model_devi(devi[0])
+    assert rows.size == 11 and (rows["max_devi_f"] > 0).all()
+
+
+def test_launching_the_same_campaign_twice_is_refused(finished_campaign):
+    again = heal("launch", str(finished_campaign["cfg"]), check=False)
+    assert again.returncode != 0
+    assert "already launched" in again.stderr and "heal resume" in again.stderr
+
+
+def test_resume_of_a_finished_campaign_redoes_nothing(finished_campaign):
+    root = finished_campaign["root"]
+    before = sorted(p.stat().st_mtime_ns for p in root.glob("iter-*/train/model-*/graph.pb"))
+    out = heal("resume", str(root))
+    assert "0 Firework(s) set to rerun" in out.stdout
+    assert sorted(p.stat().st_mtime_ns for p in root.glob("iter-*/train/model-*/graph.pb")) == before
