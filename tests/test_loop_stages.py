@@ -1,0 +1,136 @@
+"""Stage functions of the loop on constructed inputs (wiring tier: no engine physics is asserted).
+
+The explore outputs here are hand-written model_devi.out / traj.dump files in LAMMPS's formats, so the
+selection logic (trust classes, NaN, empty runs, caps, duplicates, d_min) is checked on known inputs.
+Label-stage tests use the real MEAM teacher.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from ase.build import bulk
+
+from heal.campaign import Campaign
+from heal.config import parse_config
+from heal.errors import ConfigError, FatalError
+from heal.frames import frame_hash
+from heal.loop.stages import stage_label, stage_select
+from tiny_campaign import tiny_campaign
+
+TYPE_MAP = ["Ni", "Co", "Cr", "Al"]
+
+
+def _campaign(tmp_path, **over) -> Campaign:
+    import yaml
+
+    cfg = parse_config(yaml.safe_load(tiny_campaign(tmp_path, "stg", **over).read_text()), tmp_path / "stg.yaml")
+    return Campaign.create(cfg)
+
+
+def _cell(seed: int, spacing: float = 3.6):
+    a = bulk("Ni", "fcc", a=spacing, cubic=True).repeat((2, 2, 2))
+    rng = np.random.default_rng(seed)
+    a.set_chemical_symbols(list(rng.permutation(TYPE_MAP * 8)))
+    a.positions += rng.normal(0, 0.05, a.positions.shape)
+    a.wrap()
+    return a
+
+
+def _write_run(rdir, frames, devi_f):
+    """A finished exploration run: dump + model_devi.out with the given max force deviations."""
+    rdir.mkdir(parents=True)
+    with open(rdir / "traj.dump", "w") as fh:
+        for step, a in frames:
+            c = a.cell.array
+            fh.write(f"ITEM: TIMESTEP\n{step}\nITEM: NUMBER OF ATOMS\n{len(a)}\n"
+                     f"ITEM: BOX BOUNDS pp pp pp\n0 {c[0, 0]}\n0 {c[1, 1]}\n0 {c[2, 2]}\n"
+                     f"ITEM: ATOMS id type x y z\n")
+            for i, (s, p) in enumerate(zip(a.get_chemical_symbols(), a.positions)):
+                fh.write(f"{i + 1} {TYPE_MAP.index(s) + 1} {p[0]:.8f} {p[1]:.8f} {p[2]:.8f}\n")
+    lines = ["#       step         max_devi_v         min_devi_v         avg_devi_v         max_devi_f"
+             "         min_devi_f         avg_devi_f\n"]
+    for (step, _), f in zip(frames, devi_f):
+        lines.append(f"{step:12d} {0.01:18.6e} {0.001:18.6e} {0.005:18.6e} {f:18.6e} {f / 10:18.6e} {f / 2:18.6e}\n")
+    (rdir / "model_devi.out").write_text("".join(lines))
+    (rdir / "done.json").write_text("{}")
+
+
+def test_select_classifies_caps_and_skips_nan_empty_and_too_close(tmp_path):
+    camp = _campaign(tmp_path, select={"f_lo": 0.1, "f_hi": 1.0, "max_per_iter": 3})
+    explore = camp.iter_dir(0) / "explore" / "task-000"
+    frames = [(10 * i, _cell(i)) for i in range(8)]
+    squeezed = _cell(99)
+    squeezed.positions[1] = squeezed.positions[0] + [0.5, 0, 0]  # closer than label.d_min = 1.5 Å
+    frames.append((80, squeezed))
+    devi = [0.05, 0.2, 0.3, float("nan"), 2.0, 0.5, 0.6, 0.04, 0.7]
+    _write_run(explore / "runA", frames, devi)
+    (explore / "runB").mkdir()  # a blown-up run: empty model_devi.out
+    (explore / "runB" / "model_devi.out").write_text("")
+    (explore / "runB" / "done.json").write_text("{}")
+    out = stage_select(camp, 0)
+    assert (out["accurate"], out["candidate"], out["failed"]) == (2, 5, 2)  # NaN and 2.0 are failed
+    assert out["selected"] + out["too_close"] == 3 and out["selected"] <= 3
+    again = stage_select(camp, 0)  # idempotent: the done-marker is reused
+    assert again == out
+
+
+def test_select_with_every_frame_failed_selects_nothing(tmp_path):
+    camp = _campaign(tmp_path)
+    _write_run(camp.iter_dir(0) / "explore" / "task-000" / "r", [(0, _cell(1)), (10, _cell(2))],
+               [float("nan"), 99.0])
+    out = stage_select(camp, 0)
+    assert out["selected"] == 0 and out["failed"] == 2 and out["n_batches"] == 0
+
+
+def test_select_skips_frames_already_in_the_dataset(tmp_path):
+    from heal.label.meam import MeamLabeler
+    from heal.frames import set_labels
+
+    camp = _campaign(tmp_path, select={"f_lo": 0.1, "f_hi": 1.0, "max_per_iter": 10})
+    frames = [(0, _cell(5)), (10, _cell(6))]
+    _write_run(camp.iter_dir(0) / "explore" / "task-000" / "r", frames, [0.5, 0.5])
+    # the dump stores 8 decimals: store exactly what the selector will read back
+    from heal.explore.parse import iter_dump
+
+    first = next(iter_dump(camp.iter_dir(0) / "explore" / "task-000" / "r" / "traj.dump", TYPE_MAP))[1]
+    lab = MeamLabeler({})
+    e, f, s = lab.compute(first)
+    camp.dataset.append([set_labels(first.copy(), e, f, stress=s)])
+    out = stage_select(camp, 0)
+    assert out["already_labeled"] == 1 and out["selected"] == 1
+    lab.close()
+
+
+def test_label_stage_stops_the_iteration_when_too_many_labels_fail_but_keeps_the_good_ones(tmp_path):
+    from ase.io import read, write
+
+    camp = _campaign(tmp_path, label={"max_fail_fraction": 0.4, "batch_size": 4})
+    good = [_cell(i) for i in range(2)]
+    bad = [_cell(10 + i) for i in range(2)]
+    for a in bad:
+        a.symbols[0] = "Ti"  # outside the MEAM teacher's elements: a fatal oracle error per frame
+    sdir = camp.iter_dir(0) / "select"
+    sdir.mkdir(parents=True)
+    write(sdir / "candidates.extxyz", good + bad, format="extxyz")
+    good = read(sdir / "candidates.extxyz", index=":2")  # what the stage reads (8-decimal positions)
+    with pytest.raises(FatalError, match="label.max_fail_fraction"):
+        stage_label(camp, 0, 0)
+    stored = camp.dataset.hashes() | camp.testset.hashes()
+    assert {frame_hash(a) for a in good} <= stored  # the good labels are kept
+    rep = json.loads((camp.iter_dir(0) / "label" / "batch-000.json").read_text())
+    assert rep["labeled"] == 2 and len(rep["rejected"]) == 2
+    assert all("Ti" in r["reason"] for r in rep["rejected"])
+
+
+def test_same_campaign_name_with_a_different_config_is_refused(tmp_path):
+    camp = _campaign(tmp_path)
+    import yaml
+
+    data = yaml.safe_load((tmp_path / "stg.yaml").read_text())
+    data["select"]["max_per_iter"] = 99
+    with pytest.raises(ConfigError, match="already exists"):
+        Campaign.create(parse_config(data, tmp_path / "stg.yaml"))
+    assert Campaign.open(camp.root).cfg.select.max_per_iter == 4
