@@ -134,3 +134,20 @@ def test_same_campaign_name_with_a_different_config_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="already exists"):
         Campaign.create(parse_config(data, tmp_path / "stg.yaml"))
     assert Campaign.open(camp.root).cfg.select.max_per_iter == 4
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "x; rm -rf ~", ".."])
+def test_exploration_run_names_cannot_leave_their_task_directory(name):
+    from heal.explore.lammps import ExploreRun
+
+    with pytest.raises(FatalError, match="plain file name"):
+        ExploreRun(name, 300.0, None, 10, 1)
+
+
+def test_status_masks_mongodb_credentials_and_creates_nothing(tmp_path):
+    from heal.report.status import campaign_status
+
+    camp = _campaign(tmp_path, store={"uri": "mongodb://heal:s3cret@db.example:27017/x"})
+    st = campaign_status(camp, None)
+    assert "s3cret" not in json.dumps(st) and "heal:***@" in st["store"]
+    assert not (camp.root / "dataset").exists() and not (camp.root / "testset").exists()

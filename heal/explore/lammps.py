@@ -11,6 +11,7 @@ Idempotence: a run directory holding ``done.json`` is finished; one without is r
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,6 +38,15 @@ class ExploreRun:
     pressure: float | None  # bar; None = NVT
     nsteps: int
     seed: int
+
+    def __post_init__(self):
+        # the name becomes a directory and a LAMMPS path: keep it to one plain path component
+        if not _SAFE_NAME.fullmatch(self.name) or self.name in (".", ".."):
+            raise FatalError(f"exploration run name {self.name!r} is not a plain file name "
+                             f"(letters, digits, '_', '-', '.', '+' only)")
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_.+-]{1,200}")
 
 
 @dataclass

@@ -70,13 +70,19 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
     for st in fw_states.values():
         for k, v in st.items():
             all_states[k] = all_states.get(k, 0) + v
+    from heal.data.store import Dataset
+    from heal.store import mask_uri
+
+    dataset, testset = Dataset(camp.root / "dataset"), Dataset(camp.root / "testset")  # read-only: no type map
+    uri = camp.cfg.store.uri
     return {
         "campaign": camp.name,
         "directory": str(camp.root),
-        "dataset": str(camp.dataset.path),
-        "testset": str(camp.testset.path),
-        "dataset_frames": len(camp.dataset),
-        "testset_frames": len(camp.testset),
+        "store": mask_uri(uri) if uri else str(camp.root / "store"),
+        "dataset": str(dataset.path),
+        "testset": str(testset.path),
+        "dataset_frames": len(dataset) if dataset.exists else 0,
+        "testset_frames": len(testset) if testset.exists else 0,
         "initial_labels": (init or {}).get("labeled"),
         "labels_total": sum(r["labeled"] for r in rows) + ((init or {}).get("labeled") or 0),
         "iterations": rows,
