@@ -345,6 +345,12 @@ def test_mtp_iteration_end_to_end(trained, labeled, labeler, tmp_path):
             (ExploreRun(name="T1500", temperature=1500.0, pressure=None, nsteps=80, seed=1), hot)]
     outs = run_mtp_group(runs, Path(res0.potential), Path(res0.state), TYPE_MAP, explore, tmp_path / "explore")
     assert all(o.error is None for o in outs)
+    from heal.explore.mtp import count_grades
+
+    counts = count_grades([Path(o.workdir) for o in outs])
+    assert counts["candidate"] == sum(o.candidates for o in outs) > 0
+    assert counts["failed"] == sum(o.broke for o in outs)
+    assert sum(counts.values()) == sum(o.steps_done + 1 for o in outs)
     train = labeled[:N_TRAIN]
     picked, stats = select_from_runs([Path(o.workdir) for o in outs], Path(res0.potential), Path(res0.state),
                                      TYPE_MAP, cap=4, d_min=1.5, known={frame_hash(a) for a in train})

@@ -194,3 +194,19 @@ def run_mtp_group(runs: list[tuple[object, Atoms]], potential: Path, state: Path
                               nsteps=run.nsteps, timestep_fs=spec.timestep_fs, dump_freq=spec.dump_freq,
                               seed=run.seed, save=save, brk=brk, name=run.name))
     return out
+
+
+def count_grades(run_dirs: list[Path], save: float = SAVE_THRESHOLD, brk: float = BREAK_THRESHOLD) -> dict[str, int]:
+    """Steps of finished runs by γ: ``accurate`` (γ < save), ``candidate`` (save <= γ <= brk), ``failed``
+    (γ > brk: one per broken run). MLIP's stopping rule, "MD no longer extrapolates", is candidate = failed = 0.
+    """
+    acc = cand = fail = 0
+    for rd in run_dirs:
+        p = Path(rd) / "grades.out"
+        if not p.is_file():
+            continue
+        g = read_grades(p)["gamma"]
+        acc += int(np.sum(g < save))
+        cand += int(np.sum((g >= save) & (g <= brk)))
+        fail += int(np.sum(g > brk))
+    return {"accurate": acc, "candidate": cand, "failed": fail}
