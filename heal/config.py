@@ -169,6 +169,16 @@ class ExploreSpec(_Strict):
     structures_per_iter: int = Field(4, ge=1)
     #: LAMMPS runs grouped into one task (one Firework)
     runs_per_task: int = Field(4, ge=1)
+    #: MTP: γ from which an MD step is preselected (MLIP select:threshold)
+    mtp_save: float = Field(2.1, ge=1.0)
+    #: MTP: γ above which the MD run stops (MLIP select:threshold-break)
+    mtp_break: float = Field(10.0, gt=1.0)
+
+    @model_validator(mode="after")
+    def _mtp_thresholds(self) -> "ExploreSpec":
+        if self.mtp_save >= self.mtp_break:
+            raise ValueError(f"mtp_save ({self.mtp_save}) must be below mtp_break ({self.mtp_break})")
+        return self
 
 
 class SelectSpec(_Strict):
@@ -182,6 +192,8 @@ class SelectSpec(_Strict):
     max_per_iter: int = Field(20, ge=1)
     min_per_iter: int = Field(0, ge=0)
     seed: int = 0
+    #: MTP active set: per configuration, per atomic neighbourhood, or auto (configuration if full rank)
+    mtp_grade_mode: Literal["auto", "configuration", "neighborhood"] = "auto"
 
     @model_validator(mode="after")
     def _levels(self) -> "SelectSpec":
@@ -236,8 +248,12 @@ class TrainSpec(_Strict):
     test_members: int | None = Field(None, ge=0)
     #: later iterations start from the previous iteration's models
     init_from_previous: bool = True
-    #: MTP settings (engine: mtp)
-    mtp_level: int = Field(10, ge=2)
+    #: MTP settings (engine: mtp): level of the untrained template (templates/mtp/levelNN.mtp)
+    mtp_level: Literal[2, 4, 6, 8, 10] = 10
+    #: MTP: BFGS iterations (motep) / --max-iter (MLIP mlp train)
+    mtp_max_iter: int = Field(1000, ge=0)
+    #: MTP loss weights: energy per atom, forces, stress (MLIP defaults)
+    mtp_weights: tuple[float, float, float] = (1.0, 0.01, 0.001)
     seed: int = 1
 
     @model_validator(mode="after")
@@ -306,6 +322,18 @@ class CampaignConfig(_Strict):
         if v.oracle not in LABELERS:
             raise ValueError(f"unknown oracle {v.oracle!r} in label.oracle; use one of {sorted(LABELERS)}")
         return v
+
+    @model_validator(mode="after")
+    def _mtp_explores_nvt(self) -> "CampaignConfig":
+        if self.train.engine == "mtp" and any(st.pressures for st in self.explore.stages):
+            raise ValueError("explore.stages: MTP exploration runs NVT only (ASE MD); remove 'pressures' "
+                             "or use train.engine: deepmd")
+        return self
+
+    @property
+    def n_models(self) -> int:
+        """Models trained per iteration: the DeePMD ensemble, or one MTP."""
+        return 1 if self.train.engine == "mtp" else self.train.n_models
 
     # --- derived paths -------------------------------------------------------------------------
     source: Path | None = Field(None, exclude=True)

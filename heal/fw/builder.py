@@ -28,7 +28,7 @@ def iteration_fireworks(camp: Campaign, it: int, stage: int, parents=None) -> li
     root = str(camp.root)
     trains = [_fw(camp, TrainTask(campaign=root, iteration=it, index=k), f"it{it} train-{k}",
                   camp.model_dir(it, k), parents=parents, iteration=it, index=k)
-              for k in range(camp.cfg.train.n_models)]
+              for k in range(camp.cfg.n_models)]
     n_tasks = len(explore_plan(camp, it, stage))
     explores = [_fw(camp, ExploreTask(campaign=root, iteration=it, stage=stage, index=j), f"it{it} explore-{j}",
                     camp.explore_task_dir(it, j), parents=trains, iteration=it, stage=stage, index=j)

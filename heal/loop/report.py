@@ -29,8 +29,9 @@ def collect(camp: Campaign, it: int, stage: int | None = None) -> dict:
     """Everything known about iteration `it` from its files (works on a finished or a running iteration)."""
     idir = camp.iter_dir(it)
     models = []
-    for k in range(camp.cfg.train.n_models):
-        d = _read(camp.model_dir(it, k) / "done.json")
+    for k in range(camp.cfg.n_models):
+        mdir = camp.model_dir(it, k)
+        d = _read(mdir / "heal.json") or _read(mdir / "done.json")  # heal.json: engines whose done.json differs
         if d:
             models.append(d)
     tests = [m["test"] for m in models if m.get("test")]

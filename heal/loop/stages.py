@@ -76,6 +76,10 @@ def stage_train(camp: Campaign, it: int, k: int) -> dict:
     from heal.train.deepmd import train_member
 
     spec = camp.cfg.train
+    if spec.engine == "mtp":
+        from heal.loop import mtp_stages
+
+        return mtp_stages.train(camp, it)
     prev = camp.model_dir(it - 1, k) / "graph.pb" if it > 0 and spec.init_from_previous else None
     seed = (spec.seed * 1_000_003 + it * 101 + k) % (2**31 - 1)
     tested = spec.test_members is None or k < spec.test_members
@@ -86,7 +90,7 @@ def stage_train(camp: Campaign, it: int, k: int) -> dict:
 
 
 def models_of(camp: Campaign, it: int) -> list[Path]:
-    return [camp.model_dir(it, k) / "graph.pb" for k in range(camp.cfg.train.n_models)]
+    return [camp.model_dir(it, k) / "graph.pb" for k in range(camp.cfg.n_models)]
 
 
 # -- explore --------------------------------------------------------------------------------------------
@@ -108,6 +112,10 @@ def stage_explore(camp: Campaign, it: int, stage: int, task: int) -> dict:
     seeds = {s.name: s.atoms for s in read_seed_set(camp.seeds_dir)}
     runs = explore_plan(camp, it, stage)[task]
     tdir = camp.explore_task_dir(it, task)
+    if camp.cfg.train.engine == "mtp":
+        from heal.loop import mtp_stages
+
+        return mtp_stages.explore(camp, it, [(run, seeds[sname]) for sname, run in runs], tdir)
     outs = run_group([(run, seeds[sname]) for sname, run in runs], models_of(camp, it), camp.type_map,
                      camp.cfg.explore, tdir, camp.executor)
     return {"runs": len(outs), "frames": sum(o.n_frames for o in outs),
@@ -121,6 +129,10 @@ def stage_select(camp: Campaign, it: int) -> dict:
     done = sdir / "select.json"
     if done.is_file():
         return json.loads(done.read_text())
+    if camp.cfg.train.engine == "mtp":
+        from heal.loop import mtp_stages
+
+        return mtp_stages.select(camp, it, sdir, done)
     spec = camp.cfg.select
     run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
     cand_where: list[tuple[Path, int, float]] = []
