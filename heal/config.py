@@ -194,6 +194,24 @@ class SelectSpec(_Strict):
     seed: int = 0
     #: MTP active set: per configuration, per atomic neighbourhood, or auto (configuration if full rank)
     mtp_grade_mode: Literal["auto", "configuration", "neighborhood"] = "auto"
+    #: "fixed": f_lo/f_hi as given; "calibrated": fitted per composition × phase from labeled
+    #: (deviation, true error) pairs after each iteration (fixed levels until a group has min_pairs)
+    trust: Literal["fixed", "calibrated"] = "fixed"
+    #: largest per-atom force error (eV/Å) that frames called accurate may have; required when calibrated
+    target_error: float | None = Field(None, gt=0.0)
+    #: fraction of accurate frames that must meet target_error
+    coverage: float = Field(0.9, gt=0.0, lt=1.0)
+    #: a group with fewer labeled pairs keeps f_lo/f_hi
+    min_pairs: int = Field(40, ge=1)
+    #: force error (eV/Å) beyond repair by a label; None: 10 × target_error
+    hopeless_error: float | None = Field(None, gt=0.0)
+    #: calibrated f_hi is at most hi_factor × f_lo
+    hi_factor: float = Field(4.0, gt=1.0)
+    #: maxvol: PCA dimension of the pooled DeePMD descriptor; stop grade (1: only frames outside what the
+    #: training set spans); streaming pool = pool_factor × max_per_iter
+    descriptor_dim: int = Field(32, ge=1, le=256)
+    min_grade: float = Field(0.0, ge=0.0)
+    pool_factor: int = Field(4, ge=1)
 
     @model_validator(mode="after")
     def _levels(self) -> "SelectSpec":
@@ -203,6 +221,8 @@ class SelectSpec(_Strict):
             raise ValueError("give both v_lo and v_hi for the virial criterion, or neither")
         if self.v_lo is not None and self.v_hi is not None and self.v_lo >= self.v_hi:
             raise ValueError(f"virial trust levels v_lo={self.v_lo} >= v_hi={self.v_hi}; v_lo must be below v_hi")
+        if self.trust == "calibrated" and self.target_error is None:
+            raise ValueError("select.trust = calibrated needs select.target_error (eV/Å), e.g. 0.3")
         if self.min_per_iter > self.max_per_iter:
             raise ValueError(f"min_per_iter ({self.min_per_iter}) > max_per_iter ({self.max_per_iter})")
         return self

@@ -34,7 +34,11 @@ def heal(*args, timeout=900, check=True):
 def finished_campaign(tmp_path_factory):
     """Launch, Ctrl-C once iteration 0's selection is done, resume to the end."""
     base = tmp_path_factory.mktemp("e2e")
-    cfg = tiny_campaign(base, "tiny", iterations=2)
+    # heal's own selection here (max-volume on the ensemble's descriptors + calibrated trust levels);
+    # the fault-injection test runs the DP-GEN rule (fixed levels + random pick)
+    cfg = tiny_campaign(base, "tiny", iterations=2,
+                        select={"strategy": "maxvol", "trust": "calibrated", "target_error": 1.0, "min_pairs": 2,
+                                "descriptor_dim": 8})
     root = base / "tiny"
     log = open(base / "launch.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "heal", "launch", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
@@ -106,3 +110,20 @@ def test_resume_of_a_finished_campaign_redoes_nothing(finished_campaign):
     out = heal("resume", str(root))
     assert "0 Firework(s) set to rerun" in out.stdout
     assert sorted(p.stat().st_mtime_ns for p in root.glob("iter-*/train/model-*/graph.pb")) == before
+
+
+def test_selection_used_max_volume_and_calibrated_levels(finished_campaign):
+    root = finished_campaign["root"]
+    sel0 = json.loads((root / "iter-000" / "select" / "select.json").read_text())
+    sel1 = json.loads((root / "iter-001" / "select" / "select.json").read_text())
+    assert sel0["strategy"] == sel1["strategy"] == "maxvol"
+    assert 0 < sel0["selected"] <= 4
+    cal0 = json.loads((root / "iter-000" / "calibration.json").read_text())
+    st = json.loads(heal("status", str(root), "--json").stdout)
+    assert cal0["n_pairs"] == st["iterations"][0]["labeled"]  # one (deviation, error) pair per label
+    (group,) = cal0["groups"]  # one seed: one composition x phase
+    levels = cal0["groups"][group]
+    assert levels["n_pairs"] == cal0["n_pairs"] and levels["f_lo"] < levels["f_hi"]
+    # iteration 1 screened with the levels fitted after iteration 0
+    assert all(v == [levels["f_lo"], levels["f_hi"]] for v in sel1["levels"].values())
+    assert st["iterations"][1]["calibration_table"].startswith("trust calibration")

@@ -47,6 +47,9 @@ def print_summary(camp: Campaign, lp) -> dict:
 
     st = campaign_status(camp, lp)
     console.print(status_table(st))
+    cal = next((r["calibration_table"] for r in reversed(st["iterations"]) if r.get("calibration_table")), None)
+    if cal:
+        console.print(cal, highlight=False)
     fin = st.get("finished")
     console.print(f"dataset: {st['dataset']} ({st['dataset_frames']} frames; held-out {st['testset_frames']}); "
                   f"labels: {st['labels_total']}")

@@ -83,6 +83,13 @@ def history(camp: Campaign) -> list[dict]:
 def stage_plan(camp: Campaign, it: int, stage: int) -> tuple[dict, Decision]:
     """Write iteration `it`'s report and decide what follows (pure decision on the reports)."""
     rep = collect(camp, it, stage)
+    if camp.cfg.select.trust == "calibrated" and camp.cfg.train.engine == "deepmd":
+        from heal.loop.stages import models_of
+        from heal.select.calibration_stage import calibrate_after
+
+        cal = calibrate_after(camp, it, models_of(camp, it))
+        rep["calibration"] = {k: v for k, v in cal.items() if k != "table"}
+        rep["calibration_table"] = cal["table"]
     past = [r for r in history(camp) if r["iteration"] < it]
     dec = decide([summary_of(r) for r in past + [rep]], camp.cfg.loop, len(camp.cfg.explore.stages))
     rep["decision"] = asdict(dec)

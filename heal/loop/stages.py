@@ -19,10 +19,7 @@ from ase.io import read, write
 from heal.campaign import Campaign
 from heal.errors import FatalError
 from heal.explore.lammps import ladder_runs, run_group
-from heal.explore.parse import iter_dump, read_model_devi
 from heal.fsutil import atomic_write_json
-from heal.frames import frame_hash, min_distance
-from heal.select.trust import CANDIDATE, classify, count, pick_random
 
 log = logging.getLogger("heal.loop")
 
@@ -133,44 +130,24 @@ def stage_select(camp: Campaign, it: int) -> dict:
         from heal.loop import mtp_stages
 
         return mtp_stages.select(camp, it, sdir, done)
-    spec = camp.cfg.select
+    from heal.select.pipeline import pick, screen_runs
+    from heal.systems import read_seed_set
+
+    calibrated = camp.cfg.select.trust == "calibrated"  # groups are named after the seeds' composition/phase
+    seeds = {s.name: s.atoms for s in read_seed_set(camp.seeds_dir)} if calibrated else {}
     run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
-    cand_where: list[tuple[Path, int, float]] = []
-    totals = np.zeros(3, dtype=np.int64)
-    for rd in run_dirs:
-        devi = read_model_devi(rd / "model_devi.out")
-        if devi.size == 0:
-            continue
-        cls = classify(devi["max_devi_f"], spec)
-        c = count(cls)
-        totals += (c.accurate, c.candidate, c.failed)
-        for row in np.flatnonzero(cls == CANDIDATE):
-            cand_where.append((rd, int(devi["step"][row]), float(devi["max_devi_f"][row])))
-    known = camp.dataset.hashes() | camp.testset.hashes()
-    picked = pick_random(len(cand_where), spec.max_per_iter, [spec.seed, it])
-    by_run: dict[Path, list[tuple[int, float]]] = {}
-    for i in picked:
-        rd, step, dv = cand_where[i]
-        by_run.setdefault(rd, []).append((step, dv))
-    frames, too_close, dup = [], 0, 0
-    for rd, items in sorted(by_run.items()):
-        devs = dict(items)
-        for step, atoms in iter_dump(rd / "traj.dump", camp.type_map, steps=devs):
-            if min_distance(atoms) < camp.cfg.label.d_min:
-                too_close += 1
-                continue
-            if frame_hash(atoms) in known:
-                dup += 1
-                continue
-            atoms.info.update(run=rd.name, step=step, max_devi_f=devs[step], iteration=it)
-            frames.append(atoms)
+    totals, cands, levels = screen_runs(camp, run_dirs, seeds, it)
+    frames, stats = pick(camp, it, cands, models_of(camp, it))
+    for a in frames:
+        a.info["iteration"] = it
     sdir.mkdir(parents=True, exist_ok=True)
     write(sdir / "candidates.extxyz.tmp", frames, format="extxyz")
     (sdir / "candidates.extxyz.tmp").replace(sdir / "candidates.extxyz")
     bs = camp.cfg.label.batch_size
     out = {"accurate": int(totals[0]), "candidate": int(totals[1]), "failed": int(totals[2]),
-           "selected": len(frames), "too_close": too_close, "already_labeled": dup,
-           "n_batches": math.ceil(len(frames) / bs) if frames else 0, "runs": len(run_dirs)}
+           "selected": len(frames), **stats, "strategy": camp.cfg.select.strategy,
+           "n_batches": math.ceil(len(frames) / bs) if frames else 0, "runs": len(run_dirs),
+           "levels": levels}
     atomic_write_json(done, out)
     return out
 

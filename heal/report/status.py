@@ -63,6 +63,7 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
             "rmse_energy_per_atom": rep.get("rmse_energy_per_atom"),
             "rmse_force_by_element": rep.get("rmse_force_by_element", {}),
             "decision": rep.get("decision"),
+            "calibration_table": rep.get("calibration_table"),
         })
     init = _read_json(camp.root / "init" / "init.json")
     finished = _read_json(camp.root / "finished.json")
