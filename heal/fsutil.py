@@ -12,12 +12,30 @@ from pathlib import Path
 from typing import Any
 
 
-def fsync_dir(path: Path) -> None:
+def fsync_file(path: str | os.PathLike) -> None:
+    """Flush one regular file's data and metadata to stable storage."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(path: str | os.PathLike) -> None:
+    """Flush a directory's entries (names created / renamed / removed in it)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(root: str | os.PathLike) -> None:
+    """fsync every file, then every directory bottom-up, below and including ``root``."""
+    for dirpath, _dirnames, filenames in os.walk(root, topdown=False):
+        for name in filenames:
+            fsync_file(os.path.join(dirpath, name))
+        fsync_dir(dirpath)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
@@ -35,6 +53,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        raise
+    fsync_dir(path.parent)
+    return path
+
+
+def atomic_write_with(path: Path, writer) -> Path:
+    """Atomic write for libraries that write files by name: ``writer(tmp_path)``, fsync, rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        writer(Path(tmp))
+        fsync_file(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
     return path

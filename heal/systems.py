@@ -42,7 +42,6 @@ byte-identical files.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +52,7 @@ from ase.data import atomic_numbers, covalent_radii, reference_states
 
 from heal.config import CampaignConfig
 from heal.errors import ConfigError
+from heal.fsutil import atomic_write_text, atomic_write_with
 from heal.frames import min_distance
 
 #: Ashcroft & Mermin elemental reference crystals (via ase.data.reference_states): (structure, a Å, c/a)
@@ -280,15 +280,6 @@ def summary_rows(seeds: list[Seed]) -> list[tuple[str, ...]]:
              f"{min_distance(sd.atoms):.4f}") for sd in seeds]
 
 
-def _atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def write_seed_set(seeds: list[Seed], out_dir: str | Path) -> Path:
     """Write ``seeds.extxyz`` and ``summary.tsv`` (UTF-8, tab-separated) into out_dir; return out_dir.
 
@@ -304,9 +295,9 @@ def write_seed_set(seeds: list[Seed], out_dir: str | Path) -> Path:
         atoms.info = {"name": sd.name, "phase": sd.phase, "scale": float(sd.scale), "replica": int(sd.replica),
                       "a": float(sd.a), "composition": sd.composition}
         frames.append(atoms)
-    _atomic_write(out / "seeds.extxyz", lambda p: ase_write(p, frames, format="extxyz"))
+    atomic_write_with(out / "seeds.extxyz", lambda p: ase_write(p, frames, format="extxyz"))
     lines = ["\t".join(SUMMARY_COLUMNS)] + ["\t".join(r) for r in summary_rows(seeds)]
-    _atomic_write(out / "summary.tsv", lambda p: p.write_text("\n".join(lines) + "\n", encoding="utf-8"))
+    atomic_write_text(out / "summary.tsv", "\n".join(lines) + "\n")
     return out
 
 

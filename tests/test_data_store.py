@@ -20,7 +20,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from heal.data import fsio
+from heal import fsutil as fsio
 from heal.data.store import Dataset
 from heal.errors import FatalError
 from heal.frames import frame_hash, set_labels, virial
@@ -210,7 +210,7 @@ def test_injected_write_error_leaves_dataset_unchanged(tmp_path, monkeypatch, wh
 
 _CRASHER = """
 import os, sys, ase.io
-from heal.data import fsio
+from heal import fsutil as fsio
 from heal.data.store import Dataset
 frames = ase.io.read(sys.argv[2], index=":")
 fsio.fsync_tree = lambda root: os._exit(9)   # die after the chunk is written, before the commit

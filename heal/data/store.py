@@ -43,7 +43,8 @@ from ase import Atoms
 from ase.data import chemical_symbols
 from filelock import FileLock, Timeout
 
-from heal.data import fsio, npy
+from heal import fsutil as fsio
+from heal.data import npy
 from heal.errors import FatalError, TransientError
 from heal.frames import frame_hash
 

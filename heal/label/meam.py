@@ -22,7 +22,6 @@ The prepare -> execute -> parse shape is kept: ``write_input`` writes ``input.ex
 from __future__ import annotations
 
 import ctypes
-import json
 import sys
 import threading
 import types
@@ -34,7 +33,7 @@ from ase import Atoms, units
 from ase.io import read, write
 
 from heal.errors import ConfigError, FatalError
-from heal.frames import set_labels
+from heal.label.results import read_result, write_result
 
 INPUT = "input.extxyz"
 OUTPUT = "meam.json"
@@ -154,21 +153,10 @@ class MeamLabeler:
     def execute(self, workdir: Path, executor=None) -> None:
         atoms = read(workdir / INPUT, format="extxyz")
         energy, forces, stress = self.compute(atoms)
-        tmp = workdir / (OUTPUT + ".tmp")
-        tmp.write_text(json.dumps({"energy": energy, "forces": forces.tolist(), "stress": stress.tolist(),
-                                   "units": {"energy": "eV", "forces": "eV/Angstrom", "stress": "eV/Angstrom^3"},
-                                   "potential": str(self.potential)}))
-        tmp.replace(workdir / OUTPUT)
+        write_result(workdir / OUTPUT, energy, forces, stress, potential=str(self.potential))
 
     def read_results(self, workdir: Path, atoms: Atoms) -> Atoms:
-        try:
-            data = json.loads((workdir / OUTPUT).read_text())
-        except (OSError, ValueError) as exc:
-            raise FatalError(f"MEAM result {workdir / OUTPUT} is missing or unreadable: {exc}") from None
-        forces = np.asarray(data["forces"], dtype=float)
-        if forces.shape != (len(atoms), 3):
-            raise FatalError(f"MEAM result has {forces.shape[0]} forces for {len(atoms)} atoms")
-        return set_labels(atoms, data["energy"], forces, stress=np.asarray(data["stress"], dtype=float))
+        return read_result(workdir / OUTPUT, atoms, "MEAM")
 
     # ---- the computation ----------------------------------------------------------------------------
     def compute(self, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:

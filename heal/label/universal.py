@@ -14,7 +14,6 @@ The prepare -> execute -> parse shape is kept: ``input.extxyz`` in, ``universal.
 
 from __future__ import annotations
 
-import json
 import threading
 import warnings
 from pathlib import Path
@@ -25,7 +24,7 @@ from ase import Atoms
 from ase.io import read, write
 
 from heal.errors import ConfigError, FatalError
-from heal.frames import set_labels
+from heal.label.results import read_result, write_result
 
 INPUT = "input.extxyz"
 OUTPUT = "universal.json"
@@ -75,21 +74,10 @@ class UniversalLabeler:
     def execute(self, workdir: Path, executor=None) -> None:
         atoms = read(workdir / INPUT, format="extxyz")
         energy, forces, stress = self.compute(atoms)
-        tmp = workdir / (OUTPUT + ".tmp")
-        tmp.write_text(json.dumps({"energy": energy, "forces": forces.tolist(), "stress": stress.tolist(),
-                                   "model": f"chgnet-{self.model_name}",
-                                   "units": {"energy": "eV", "forces": "eV/Angstrom", "stress": "eV/Angstrom^3"}}))
-        tmp.replace(workdir / OUTPUT)
+        write_result(workdir / OUTPUT, energy, forces, stress, model=f"chgnet-{self.model_name}")
 
     def read_results(self, workdir: Path, atoms: Atoms) -> Atoms:
-        try:
-            data = json.loads((workdir / OUTPUT).read_text())
-        except (OSError, ValueError) as exc:
-            raise FatalError(f"universal-potential result {workdir / OUTPUT} is missing or unreadable: {exc}") from None
-        forces = np.asarray(data["forces"], dtype=float)
-        if forces.shape != (len(atoms), 3):
-            raise FatalError(f"universal-potential result has {forces.shape[0]} forces for {len(atoms)} atoms")
-        return set_labels(atoms, data["energy"], forces, stress=np.asarray(data["stress"], dtype=float))
+        return read_result(workdir / OUTPUT, atoms, "universal-potential")
 
     def compute(self, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:
         """Energy (eV), forces (eV/Å), stress (eV/Å^3, Voigt xx yy zz yz xz xy) of a periodic frame."""

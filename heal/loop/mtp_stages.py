@@ -7,11 +7,8 @@ MTP basis. Labeling, the dataset and the plan step are shared with the DeePMD pa
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict
 from pathlib import Path
-
-from ase.io import write
 
 from heal.campaign import Campaign
 from heal.fsutil import atomic_write_json
@@ -49,9 +46,10 @@ def explore(camp: Campaign, it: int, items: list, task_dir: Path) -> dict:
             "candidates": sum(o.candidates for o in outs), "errors": [f"{o.name}: {o.error}" for o in outs if o.error]}
 
 
-def select(camp: Campaign, it: int, sdir: Path, done: Path) -> dict:
+def select(camp: Campaign, it: int) -> dict:
     """select-add over the runs' preselected frames; counts per MD step by γ (accurate / candidate / failed)."""
     from heal.explore.mtp import count_grades
+    from heal.loop.stages import finish_select
     from heal.select.mtp_select import select_from_runs
 
     run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
@@ -60,13 +58,4 @@ def select(camp: Campaign, it: int, sdir: Path, done: Path) -> dict:
                                   camp.cfg.select.max_per_iter, d_min=camp.cfg.label.d_min,
                                   known=camp.dataset.hashes() | camp.testset.hashes())
     counts = count_grades(run_dirs, camp.cfg.explore.mtp_save, camp.cfg.explore.mtp_break)
-    for a in frames:
-        a.info["iteration"] = it
-    sdir.mkdir(parents=True, exist_ok=True)
-    write(sdir / "candidates.extxyz.tmp", frames, format="extxyz")
-    (sdir / "candidates.extxyz.tmp").replace(sdir / "candidates.extxyz")
-    bs = camp.cfg.label.batch_size
-    out = {**counts, "selected": len(frames), "n_batches": math.ceil(len(frames) / bs) if frames else 0,
-           "runs": len(run_dirs), "mtp": asdict(st)}
-    atomic_write_json(done, out)
-    return out
+    return finish_select(camp, it, frames, counts, runs=len(run_dirs), mtp=asdict(st))

@@ -129,7 +129,7 @@ def stage_select(camp: Campaign, it: int) -> dict:
     if camp.cfg.train.engine == "mtp":
         from heal.loop import mtp_stages
 
-        return mtp_stages.select(camp, it, sdir, done)
+        return mtp_stages.select(camp, it)
     from heal.select.pipeline import pick, screen_runs
     from heal.systems import read_seed_set
 
@@ -138,17 +138,22 @@ def stage_select(camp: Campaign, it: int) -> dict:
     run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
     totals, cands, levels = screen_runs(camp, run_dirs, seeds, it)
     frames, stats = pick(camp, it, cands, models_of(camp, it))
+    counts = {"accurate": int(totals[0]), "candidate": int(totals[1]), "failed": int(totals[2])}
+    return finish_select(camp, it, frames, counts, strategy=camp.cfg.select.strategy, runs=len(run_dirs),
+                         levels=levels, **stats)
+
+
+def finish_select(camp: Campaign, it: int, frames: list, counts: dict, **extra) -> dict:
+    """Write the picked frames (``candidates.extxyz``) and ``select.json`` (the done-marker, last)."""
+    sdir = camp.iter_dir(it) / "select"
     for a in frames:
         a.info["iteration"] = it
     sdir.mkdir(parents=True, exist_ok=True)
     write(sdir / "candidates.extxyz.tmp", frames, format="extxyz")
     (sdir / "candidates.extxyz.tmp").replace(sdir / "candidates.extxyz")
     bs = camp.cfg.label.batch_size
-    out = {"accurate": int(totals[0]), "candidate": int(totals[1]), "failed": int(totals[2]),
-           "selected": len(frames), **stats, "strategy": camp.cfg.select.strategy,
-           "n_batches": math.ceil(len(frames) / bs) if frames else 0, "runs": len(run_dirs),
-           "levels": levels}
-    atomic_write_json(done, out)
+    out = {**counts, "selected": len(frames), "n_batches": math.ceil(len(frames) / bs) if frames else 0, **extra}
+    atomic_write_json(sdir / "select.json", out)
     return out
 
 

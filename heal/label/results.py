@@ -1,0 +1,35 @@
+"""The JSON result file of in-process oracles (MEAM, CHGNet): written atomically, parsed with shape checks.
+
+Units: energy eV, forces eV/Å, stress eV/Å^3 (ASE Voigt order xx yy zz yz xz xy).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+
+from heal.errors import FatalError
+from heal.frames import set_labels
+from heal.fsutil import atomic_write_json
+
+UNITS = {"energy": "eV", "forces": "eV/Angstrom", "stress": "eV/Angstrom^3"}
+
+
+def write_result(path: Path, energy: float, forces: np.ndarray, stress: np.ndarray, **meta) -> None:
+    atomic_write_json(path, {"energy": float(energy), "forces": np.asarray(forces).tolist(),
+                             "stress": np.asarray(stress).tolist(), "units": UNITS, **meta})
+
+
+def read_result(path: Path, atoms: Atoms, what: str) -> Atoms:
+    """`atoms` with the labels of `path`; FatalError naming `what` (the oracle) if missing or malformed."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise FatalError(f"{what} result {path} is missing or unreadable: {exc}") from None
+    forces = np.asarray(data["forces"], dtype=float)
+    if forces.shape != (len(atoms), 3):
+        raise FatalError(f"{what} result has {forces.shape[0]} forces for {len(atoms)} atoms")
+    return set_labels(atoms, data["energy"], forces, stress=np.asarray(data["stress"], dtype=float))
