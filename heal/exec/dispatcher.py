@@ -6,7 +6,7 @@ import shlex
 import time
 
 from heal.errors import FatalError, TransientError
-from heal.exec.base import Job, JobResult, Machine, tail
+from heal.exec.base import Job, JobResult, Machine, job_env, tail
 
 
 class DispatcherExecutor:
@@ -22,6 +22,9 @@ class DispatcherExecutor:
         mdict["local_root"] = str(job.cwd)
         resources = dict(cfg.get("resources", {}))
         envs = dict(resources.get("envs", {}))
+        if str(mdict.get("context_type", "")).lower().startswith("local"):
+            # as LocalExecutor: programs installed beside heal (dp, lmp) are found without an activated venv
+            envs.setdefault("PATH", job_env(Machine(), job)["PATH"])
         envs.update(self.machine.env)
         envs.update(job.env)
         resources["envs"] = envs
@@ -40,6 +43,17 @@ class DispatcherExecutor:
         except RuntimeError as exc:
             msg = str(exc)
             if "fail" in msg.lower() and "times" in msg.lower():
-                raise FatalError(f"{argv[0]} failed under dpdispatcher in {job.cwd}: {tail(job.cwd / err)}") from None
+                raise FatalError(f"{argv[0]} failed under dpdispatcher in {job.cwd}; last lines of its stderr:\n"
+                                 f"{_failed_tail(job.cwd, err)}") from None
             raise TransientError(f"dpdispatcher error in {job.cwd}: {msg}") from None
         return JobResult(0, time.monotonic() - t0, job.cwd / out, job.cwd / err)
+
+
+def _failed_tail(cwd, err: str) -> str:
+    """The stderr tail of a failed job: backward files are not copied back after a failure, but dpdispatcher
+    downloads ``<job_hash>_last_err_file`` (the end of the task's stderr) into the local root."""
+    text = tail(cwd / err)
+    if text:
+        return text
+    errs = sorted(cwd.glob("*_last_err_file"), key=lambda p: p.stat().st_mtime)
+    return tail(errs[-1]) if errs else "(no stderr was copied back)"

