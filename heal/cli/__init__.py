@@ -7,6 +7,7 @@ modules are split by area (config, seeds, data, label, train/explore, campaign).
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 import sys
 
@@ -38,6 +39,14 @@ for _mod in sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.name.
 def main() -> None:
     try:
         app()
+    except SystemExit as exc:
+        if exc.code == 130:
+            # Ctrl-C: the store is closed and every finished result is on disk. FireWorks leaves the
+            # interrupted rocket's ping thread waiting (up to an hour) and the interpreter would wait for it.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
+        raise
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -8,6 +8,7 @@ writer lock runs Fireworks; with MongoDB any number of workers (``heal worker`` 
 
 from __future__ import annotations
 
+import signal
 import time
 from pathlib import Path
 from typing import Callable
@@ -68,18 +69,34 @@ def reset_lost(lp, camp: Campaign, embedded: bool, lost_after_s: float = 4 * 360
 
 def run_worker(lp, camp: Campaign, on_event: Callable[[dict], None] | None = None,
                max_fireworks: int | None = None) -> dict:
-    """Run READY Fireworks of the campaign until none is left (or `max_fireworks` ran)."""
+    """Run READY Fireworks of the campaign until none is left (or `max_fireworks` ran).
+
+    Ctrl-C raises KeyboardInterrupt here once the running Firework has been recorded: FireWorks itself
+    records an interrupted task as FIZZLED (``heal resume`` reruns it) and would otherwise go on.
+    """
     fworker = FWorker(name="heal", query={"spec.campaign": str(camp.root)})
     ran = 0
     t_start = time.monotonic()
-    while max_fireworks is None or ran < max_fireworks:
-        t0 = time.monotonic()
-        launched = launch_rocket(lp, fworker, strm_lvl="ERROR")
-        if not launched:
-            break
-        ran += 1
-        if on_event is not None:
-            on_event(last_event(lp, camp, time.monotonic() - t0))
+    interrupted = []
+
+    def on_sigint(signum, frame):
+        interrupted.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        while max_fireworks is None or ran < max_fireworks:
+            t0 = time.monotonic()
+            launched = launch_rocket(lp, fworker, strm_lvl="ERROR")
+            if interrupted:
+                raise KeyboardInterrupt
+            if not launched:
+                break
+            ran += 1
+            if on_event is not None:
+                on_event(last_event(lp, camp, time.monotonic() - t0))
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return {"fireworks_run": ran, "seconds": time.monotonic() - t_start, "states": state_counts(lp, camp)}
 
 
