@@ -141,7 +141,7 @@ def dispatcher(tmp_path, monkeypatch):
     m.dispatcher["machine"]["remote_root"] = str(tmp_path / "remote")
     m.commands["py"] = [sys.executable]
     ex = get_executor(m)
-    assert isinstance(ex, DispatcherExecutor)
+    assert isinstance(ex.inner, DispatcherExecutor)
     return ex
 
 
@@ -186,3 +186,31 @@ def test_programs_beside_heal_are_found_without_an_activated_venv(tmp_path, monk
     work.mkdir()
     ex.run(Job("bare", ["-c", "import sys; print(sys.prefix)"], work, log="which", timeout=120))
     assert (work / "which.out").read_text().strip() == sys.prefix
+
+
+FLAKY = ("import os, pathlib, signal; p = pathlib.Path('attempts'); n = int(p.read_text()) if p.exists() else 0; "
+         "p.write_text(str(n + 1)); os.kill(os.getpid(), signal.SIGKILL) if n == 0 else print('ok')")
+
+
+def test_a_transient_failure_is_retried_with_backoff(tmp_path):
+    import sys
+
+    from heal.exec.base import Machine
+
+    m = Machine(commands={"py": [sys.executable, "-c", FLAKY]}, retries=1, retry_backoff_s=0.01,
+                source="test.yaml")
+    res = get_executor(m).run(Job("py", [], tmp_path, log="flaky"))
+    assert res.returncode == 0 and (tmp_path / "attempts").read_text() == "2"
+    assert (tmp_path / "flaky.out").read_text().strip() == "ok"
+
+
+def test_retries_are_bounded(tmp_path):
+    import sys
+
+    from heal.errors import TransientError
+    from heal.exec.base import Machine
+
+    m = Machine(commands={"py": [sys.executable, "-c", FLAKY]}, retries=0, source="test.yaml")
+    with pytest.raises(TransientError, match="after 1 attempts"):
+        get_executor(m).run(Job("py", [], tmp_path, log="flaky"))
+    assert (tmp_path / "attempts").read_text() == "1"

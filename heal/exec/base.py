@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from heal.errors import ConfigError
 
@@ -25,6 +25,10 @@ class Machine(BaseModel):
     env: dict[str, str] = {}
     #: dpdispatcher settings: ``machine`` (Machine.load_from_dict), ``resources``, ``check_interval``
     dispatcher: dict[str, Any] | None = None
+    #: a job that fails transiently (killed, timed out, lost node) is run again this many times,
+    #: after retry_backoff_s, doubled each time
+    retries: int = Field(1, ge=0)
+    retry_backoff_s: float = Field(5.0, ge=0.0)
     source: str | None = None
 
     @field_validator("commands")
