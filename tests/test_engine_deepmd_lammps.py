@@ -240,3 +240,45 @@ def test_missing_model_is_fatal_and_names_the_file(engines):
                   TYPE_MAP, EXPLORE, engines.root / "x" / "missing-group", engines.ex)
     assert len(engines.ex.jobs) == n  # LAMMPS never started
     shutil.rmtree(engines.root / "x" / "missing", ignore_errors=True)
+
+
+# -- the stage commands -------------------------------------------------------------------------------
+def test_heal_explore_command_runs_one_classified_md_run(engines, tmp_path):
+    """``heal explore`` with the two trained models: one LAMMPS run, classified with the file's levels."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from ase.io import write
+    from typer.testing import CliRunner
+
+    from heal.cli import app
+    from tiny_campaign import tiny_campaign
+
+    cfg = tiny_campaign(tmp_path, "x")
+    write(tmp_path / "start.extxyz", _cell(3))
+    res = CliRunner().invoke(app, ["explore", str(tmp_path / "start.extxyz"), "-m", str(engines.m0), "-m",
+                                   str(engines.m1), "--config", str(cfg), "-o", str(tmp_path / "run1"),
+                                   "-T", "600", "--nsteps", "50"])
+    assert res.exit_code == 0, res.output
+    assert "6 frames" in res.output and "accurate" in res.output
+    from heal.explore.parse import read_model_devi
+
+    assert read_model_devi(tmp_path / "run1" / "model_devi.out").size == 6
+
+
+def test_heal_train_command_trains_from_a_dataset_directory(engines, tmp_path):
+    from typer.testing import CliRunner
+
+    from heal.cli import app
+
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from tiny_campaign import tiny_campaign
+
+    cfg = tiny_campaign(tmp_path, "x", train={"steps": 20, "disp_freq": 10})
+    res = CliRunner().invoke(app, ["train", str(engines.root / "train"), "--config", str(cfg), "-o",
+                                   str(tmp_path / "models"), "--models", "1", "--test", str(engines.root / "test")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "models" / "model-00" / "graph.pb").is_file()
+    assert "held-out RMSE F" in res.output
