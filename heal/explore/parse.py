@@ -25,31 +25,37 @@ def read_model_devi(path: Path) -> np.ndarray:
     are not numbers (``nan``, ``-nan``, ``inf``) become NaN so the selector classes them as failed.
     """
     path = Path(path)
-    rows: list[tuple] = []
     if not path.is_file():
         return np.zeros(0, dtype=DEVI_DTYPE)
     with open(path, errors="replace") as fh:
-        for line in fh:
-            if line.startswith("#") or not line.strip():
-                continue
-            if not line.endswith("\n"):
-                break  # the last line of a killed run, cut mid-write
-            parts = line.split()
-            if len(parts) < 7:
-                continue
-            try:
-                step = int(float(parts[0]))
-            except ValueError:
-                continue
-            vals = []
-            for p in parts[1:7]:
-                try:
-                    v = float(p)
-                except ValueError:
-                    v = math.nan
-                vals.append(v if math.isfinite(v) else math.nan)
-            rows.append((step, *vals))
+        rows = [(step, *vals) for step, vals in iter_devi_rows(fh)]
     return np.array(rows, dtype=DEVI_DTYPE)
+
+
+def iter_devi_rows(lines: Iterable[str]) -> Iterator[tuple[int, list[float]]]:
+    """``(step, [6 deviations])`` per data line: comments, blank and short lines skipped, values that are
+    not finite numbers -> NaN, a line whose step is not a number skipped, a last line without its newline
+    (cut by a kill) ends the table."""
+    for line in lines:
+        if line.startswith("#") or not line.strip():
+            continue
+        if not line.endswith("\n"):
+            return
+        parts = line.split()
+        if len(parts) < 7:
+            continue
+        try:
+            step = int(float(parts[0]))
+        except (ValueError, OverflowError):
+            continue
+        vals = []
+        for p in parts[1:7]:
+            try:
+                v = float(p)
+            except ValueError:
+                v = math.nan
+            vals.append(v if math.isfinite(v) else math.nan)
+        yield step, vals
 
 
 def _box(lines: list[str]) -> tuple[np.ndarray, np.ndarray]:

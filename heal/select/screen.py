@@ -15,13 +15,14 @@ Units: deviations eV/Å (force), eV (virial, as DeePMD writes it).
 from __future__ import annotations
 
 import io
-import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from heal.explore.parse import iter_devi_rows
 
 from heal.select.trust import CANDIDATE, Counts, classify, count
 
@@ -74,25 +75,8 @@ def _parse_slow(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Line-by-line parse with ``read_model_devi``'s rules (a last line without a newline is dropped)."""
     steps: list[int] = []
     rows: list[list[float]] = []
-    for line in io.TextIOWrapper(io.BytesIO(block), errors="replace"):  # same decoding/newlines as open()
-        if line.startswith("#") or not line.strip():
-            continue
-        if not line.endswith("\n"):
-            break
-        parts = line.split()
-        if len(parts) < 7:
-            continue
-        try:
-            step = int(float(parts[0]))
-        except (ValueError, OverflowError):
-            continue
-        vals = []
-        for p in parts[1:7]:
-            try:
-                v = float(p)
-            except ValueError:
-                v = math.nan
-            vals.append(v if math.isfinite(v) else math.nan)
+    # same decoding / newlines as open()
+    for step, vals in iter_devi_rows(io.TextIOWrapper(io.BytesIO(block), errors="replace")):
         steps.append(step)
         rows.append(vals)
     vals = np.asarray(rows, dtype=float).reshape(len(rows), 6)
