@@ -30,12 +30,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms, units
-from ase.io import read, write
 
 from heal.errors import ConfigError, FatalError
-from heal.label.results import read_result, write_result
+from heal.label.results import InProcessLabeler
 
-INPUT = "input.extxyz"
+INPUT = InProcessLabeler.input_name  # the structure written by write_input
 OUTPUT = "meam.json"
 #: element order of the parameter file (its header: ``pair_coeff * * library_2nn Mo Co Ni V Fe Al Cr ...``)
 FILE_ELEMENTS = ("Mo", "Co", "Ni", "V", "Fe", "Al", "Cr")
@@ -110,7 +109,7 @@ def to_lammps_frame(cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return q, r.T
 
 
-class MeamLabeler:
+class MeamLabeler(InProcessLabeler):
     """Labels frames with the 2NN MEAM teacher (``label.oracle: meam``).
 
     params: ``library`` / ``potential`` override the potential file paths (the element order of the
@@ -119,6 +118,8 @@ class MeamLabeler:
 
     name: ClassVar[str] = "meam"
     elements: ClassVar[tuple[str, ...] | None] = FILE_ELEMENTS
+    output = OUTPUT
+    what = "MEAM"
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         params = dict(params or {})
@@ -144,19 +145,8 @@ class MeamLabeler:
         if not all(atoms.pbc):
             raise FatalError("the MEAM labeler needs a fully periodic cell (pbc = True, True, True)")
 
-    def write_input(self, atoms: Atoms, workdir: Path) -> None:
-        self.check_frame(atoms)
-        workdir.mkdir(parents=True, exist_ok=True)
-        bare = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-        write(workdir / INPUT, bare, format="extxyz")
-
-    def execute(self, workdir: Path, executor=None) -> None:
-        atoms = read(workdir / INPUT, format="extxyz")
-        energy, forces, stress = self.compute(atoms)
-        write_result(workdir / OUTPUT, energy, forces, stress, potential=str(self.potential))
-
-    def read_results(self, workdir: Path, atoms: Atoms) -> Atoms:
-        return read_result(workdir / OUTPUT, atoms, "MEAM")
+    def result_meta(self) -> dict:
+        return {"potential": str(self.potential)}
 
     # ---- the computation ----------------------------------------------------------------------------
     def compute(self, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:

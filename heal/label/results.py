@@ -33,3 +33,39 @@ def read_result(path: Path, atoms: Atoms, what: str) -> Atoms:
     if forces.shape != (len(atoms), 3):
         raise FatalError(f"{what} result has {forces.shape[0]} forces for {len(atoms)} atoms")
     return set_labels(atoms, data["energy"], forces, stress=np.asarray(data["stress"], dtype=float))
+
+
+class InProcessLabeler:
+    """prepare -> execute -> parse for oracles computed in this process (``compute(atoms) -> (E, F, stress)``).
+
+    ``write_input`` checks the frame (``check_frame``) and writes the bare structure, ``execute`` computes and
+    writes the JSON result atomically, ``read_results`` parses it. Subclasses set ``name``, ``output`` (file
+    name), ``what`` (oracle name for messages) and implement ``check_frame``, ``compute``, ``result_meta``.
+    """
+
+    input_name = "input.extxyz"
+    output: str
+    what: str
+
+    def check_frame(self, atoms: Atoms) -> None:  # pragma: no cover - subclasses override
+        pass
+
+    def result_meta(self) -> dict:
+        return {}
+
+    def write_input(self, atoms: Atoms, workdir: Path) -> None:
+        from ase.io import write
+
+        self.check_frame(atoms)
+        workdir.mkdir(parents=True, exist_ok=True)
+        bare = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+        write(workdir / self.input_name, bare, format="extxyz")
+
+    def execute(self, workdir: Path, executor=None) -> None:
+        from ase.io import read
+
+        energy, forces, stress = self.compute(read(workdir / self.input_name, format="extxyz"))
+        write_result(workdir / self.output, energy, forces, stress, **self.result_meta())
+
+    def read_results(self, workdir: Path, atoms: Atoms) -> Atoms:
+        return read_result(workdir / self.output, atoms, self.what)

@@ -16,29 +16,28 @@ from __future__ import annotations
 
 import threading
 import warnings
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 from ase import Atoms
-from ase.io import read, write
 
 from heal.errors import ConfigError, FatalError
-from heal.label.results import read_result, write_result
+from heal.label.results import InProcessLabeler
 
-INPUT = "input.extxyz"
 OUTPUT = "universal.json"
 MODELS = ("0.3.0", "0.2.0", "r2scan")
 #: CHGNet's atom embedding covers Z = 1..94
 MAX_Z = 94
 
 
-class UniversalLabeler:
+class UniversalLabeler(InProcessLabeler):
     """Labels frames with CHGNet (``label.oracle: universal``)."""
 
     name: ClassVar[str] = "universal"
     #: any element up to Pu (Z 94) — in particular all HEA10 elements
     elements: ClassVar[tuple[str, ...] | None] = None
+    output = OUTPUT
+    what = "universal-potential"
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         params = dict(params or {})
@@ -63,21 +62,13 @@ class UniversalLabeler:
             self._model = CHGNet.load(model_name=self.model_name, use_device="cpu", verbose=False)
         return self._model
 
-    def write_input(self, atoms: Atoms, workdir: Path) -> None:
+    def check_frame(self, atoms: Atoms) -> None:
         too_heavy = sorted({s for s, z in zip(atoms.get_chemical_symbols(), atoms.numbers) if z > MAX_Z})
         if too_heavy:
             raise FatalError(f"CHGNet has no embedding for {', '.join(too_heavy)} (Z > {MAX_Z})")
-        workdir.mkdir(parents=True, exist_ok=True)
-        bare = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-        write(workdir / INPUT, bare, format="extxyz")
 
-    def execute(self, workdir: Path, executor=None) -> None:
-        atoms = read(workdir / INPUT, format="extxyz")
-        energy, forces, stress = self.compute(atoms)
-        write_result(workdir / OUTPUT, energy, forces, stress, model=f"chgnet-{self.model_name}")
-
-    def read_results(self, workdir: Path, atoms: Atoms) -> Atoms:
-        return read_result(workdir / OUTPUT, atoms, "universal-potential")
+    def result_meta(self) -> dict:
+        return {"model": f"chgnet-{self.model_name}"}
 
     def compute(self, atoms: Atoms) -> tuple[float, np.ndarray, np.ndarray]:
         """Energy (eV), forces (eV/Å), stress (eV/Å^3, Voigt xx yy zz yz xz xy) of a periodic frame."""
