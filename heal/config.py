@@ -14,83 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from ase.data import chemical_symbols
-from pydantic import (BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt, ValidationError,
-                      ValidationInfo, field_validator, model_validator)
+from pydantic import Field, NonNegativeFloat, PositiveInt, ValidationError, field_validator, model_validator
 
-from heal import MACHINES_DIR
+from heal.configutil import Strict as _Strict
+from heal.configutil import format_errors, resolve_machine
 from heal.errors import ConfigError
-from heal.families import FAMILIES
+from heal.families import SystemSpec
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class SystemSpec(_Strict):
-    """Which alloy: a seed family (HEA4/5/7/10) or explicit elements, with a composition."""
-
-    family: Literal["HEA4", "HEA5", "HEA7", "HEA10"] | None = None
-    elements: list[str] | None = None
-    #: atomic fractions per element; must sum to 1. Default: equiatomic.
-    composition: dict[str, float] | None = None
-
-    @field_validator("elements")
-    @classmethod
-    def _known_elements(cls, v: list[str] | None) -> list[str] | None:
-        if v is None:
-            return v
-        for el in v:
-            if el not in chemical_symbols[1:]:
-                raise ValueError(f"unknown element {el!r}; use a chemical symbol such as Ni, Co, Cr, Al")
-        if len(set(v)) != len(v):
-            raise ValueError("elements are listed twice; list each element once")
-        return v
-
-    @field_validator("composition")
-    @classmethod
-    def _fractions(cls, comp: dict[str, float] | None, info: ValidationInfo) -> dict[str, float] | None:
-        # a field validator (not the model one) so that errors are reported at 'system.composition'
-        if comp is None:
-            return comp
-        els: list[str] | None = None
-        if "elements" in info.data:  # absent when 'elements' itself failed validation
-            fam = info.data.get("family")
-            els = info.data["elements"] or (list(FAMILIES[fam]) if fam else None)
-        for el, x in comp.items():
-            if el not in chemical_symbols[1:]:
-                raise ValueError(f"composition has unknown element {el!r}; use a chemical symbol")
-            if els is not None and el not in els:
-                raise ValueError(f"composition names {el!r}, which is not among the elements {els}; "
-                                 f"add it to 'elements' or remove it from 'composition'")
-            if not (x >= 0.0) or math.isinf(x):
-                raise ValueError(f"composition of {el} is {x}; fractions must be finite and >= 0")
-        total = sum(comp.values())
-        if abs(total - 1.0) > 1e-6:
-            raise ValueError(f"composition fractions sum to {total:.6g}, not 1; rescale them so they sum to 1")
-        return comp
-
-    @model_validator(mode="after")
-    def _resolve(self) -> "SystemSpec":
-        if self.family is None and not self.elements:
-            raise ValueError("give either 'family' (HEA4, HEA5, HEA7, HEA10) or a list of 'elements'")
-        if self.family is not None and self.elements and sorted(self.elements) != sorted(FAMILIES[self.family]):
-            raise ValueError(f"'elements' {self.elements} disagree with family {self.family} "
-                             f"({FAMILIES[self.family]}); give one or the other")
-        els = self.elements or list(FAMILIES[self.family])  # type: ignore[index]
-        comp = self.composition
-        if comp is None:
-            comp = {el: 1.0 / len(els) for el in els}
-        object.__setattr__(self, "elements", els)
-        object.__setattr__(self, "composition", {el: float(comp.get(el, 0.0)) for el in els})
-        return self
-
-    @property
-    def type_map(self) -> list[str]:
-        """Element order used by every model and dataset of the campaign."""
-        return list(self.elements or [])
 
 
 class SeedSpec(_Strict):
@@ -371,43 +302,6 @@ class CampaignConfig(_Strict):
         return resolve_machine(self.machine, self.source)
 
 
-def resolve_machine(machine: str, source: Path | None = None) -> Path:
-    """Find a machine preset by name (``machines/NAME.yaml``) or path."""
-    cand = Path(machine).expanduser()
-    tries = []
-    if cand.suffix in (".yaml", ".yml") or "/" in machine:
-        tries.append(cand if cand.is_absolute() or source is None else source.parent / cand)
-        tries.append(cand)
-    else:
-        if source is not None:
-            tries.append(source.parent.parent / "machines" / f"{machine}.yaml")
-        tries.append(Path.cwd() / "machines" / f"{machine}.yaml")
-        tries.append(MACHINES_DIR / f"{machine}.yaml")
-    for t in tries:
-        if t.is_file():
-            return t.resolve()
-    known = sorted(p.stem for p in MACHINES_DIR.glob("*.yaml"))
-    raise FileNotFoundError(f"machine preset {machine!r} not found (looked in {', '.join(str(t) for t in tries)}); "
-                            f"use one of {known} or a path to a machines/*.yaml file")
-
-
-def _format_errors(path: str, err: ValidationError) -> str:
-    lines = [f"{path}: {err.error_count()} problem(s) in the campaign file"]
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = e["msg"].removeprefix("Value error, ")
-        if e["type"] == "extra_forbidden":
-            msg = f"unknown key {loc.split('.')[-1]!r}; remove it or check its spelling (see workflows/hea4.yaml)"
-        elif e["type"] == "missing":
-            msg = "required field is missing; add it"
-        elif e["type"] == "literal_error":
-            msg = f"{msg} (got {e.get('input')!r})"
-        elif e["type"] == "too_short":
-            msg = f"{msg}; give at least one entry"
-        lines.append(f"  {path}: field '{loc}': {msg}")
-    return "\n".join(lines)
-
-
 def parse_config(data: Any, source: str | Path = "<config>") -> CampaignConfig:
     """Validate a campaign mapping; raise ConfigError naming `source`, the field and the fix."""
     src = str(source)
@@ -417,7 +311,7 @@ def parse_config(data: Any, source: str | Path = "<config>") -> CampaignConfig:
     try:
         cfg = CampaignConfig.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(_format_errors(src, err)) from None
+        raise ConfigError(format_errors(src, err)) from None
     if isinstance(source, Path) or src != "<config>":
         cfg.source = Path(src).resolve()
     try:
