@@ -79,6 +79,16 @@ def _run(camp: Campaign, lp) -> int:
     return 0
 
 
+def run_and_exit(camp: Campaign, lp, store) -> None:
+    """Run the campaign's Fireworks here, close the embedded store (if any), exit with the worker's code."""
+    try:
+        code = _run(camp, lp)
+    finally:
+        if store is not None:
+            store.close()
+    raise typer.Exit(code)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def launch(file: Path = typer.Argument(..., help="campaign file (workflows/*.yaml)"),
@@ -93,10 +103,7 @@ def register(app: typer.Typer) -> None:
         if detach:
             console.print(f"run it with: heal worker {camp.root}   (or FireWorks' rlaunch with a MongoDB store)")
             return
-        code = _run(camp, lp)
-        if store is not None:
-            store.close()
-        raise typer.Exit(code)
+        run_and_exit(camp, lp, store)
 
     @app.command()
     def worker(campaign: str = typer.Argument(..., help="campaign name or directory")) -> None:
@@ -105,10 +112,7 @@ def register(app: typer.Typer) -> None:
 
         camp = Campaign.open(campaign)
         lp, store = open_campaign_launchpad(camp)
-        code = _run(camp, lp)
-        if store is not None:
-            store.close()
-        raise typer.Exit(code)
+        run_and_exit(camp, lp, store)
 
     @app.command()
     def resume(campaign: str = typer.Argument(..., help="campaign name or directory"),
@@ -121,10 +125,7 @@ def register(app: typer.Typer) -> None:
         lp, store = open_campaign_launchpad(camp)
         rerun = reset_lost(lp, camp, embedded=store is not None, lost_after_s=lost_after)
         console.print(f"resuming '{camp.name}': {len(rerun)} Firework(s) set to rerun")
-        code = _run(camp, lp)
-        if store is not None:
-            store.close()
-        raise typer.Exit(code)
+        run_and_exit(camp, lp, store)
 
     @app.command()
     def status(campaign: str = typer.Argument(..., help="campaign name or directory"),

@@ -31,9 +31,11 @@ def register(app: typer.Typer) -> None:
         else:
             add_campaign(camp, lp)
             console.print(f"demo campaign '{camp.name}' created in {camp.root}")
-        code = _run(camp, lp)
-        if store is not None:
-            store.close()
+        try:
+            code = _run(camp, lp)
+        finally:
+            if store is not None:
+                store.close()
         last = max((i for i in camp.iterations() if (camp.iter_dir(i) / "train").is_dir()), default=None)
         if last is not None:
             models = sorted(str(p) for p in (camp.iter_dir(last) / "train").glob("model-*/graph.pb"))
