@@ -74,6 +74,9 @@ def run_worker(lp, camp: Campaign, on_event: Callable[[dict], None] | None = Non
     Ctrl-C raises KeyboardInterrupt here once the running Firework has been recorded: FireWorks itself
     records an interrupted task as FIZZLED (``heal resume`` reruns it) and would otherwise go on.
     """
+    import fireworks.core.rocket
+
+    fireworks.core.rocket.ROCKET_STREAM_LOGLEVEL = "ERROR"  # heal reports each Firework itself (on_event)
     fworker = FWorker(name="heal", query={"spec.campaign": str(camp.root)})
     ran = 0
     t_start = time.monotonic()
