@@ -17,6 +17,7 @@ import os
 import platform
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 from fireworks import Firework, FWorker, PyTask, Workflow
@@ -88,9 +89,9 @@ def demo_stages(root: Path) -> dict:
         fw = lp.fireworks.find_one({"fw_id": launch["fw_id"]}, projection=["name"])
         stage = fw["name"].split()[-1].split("-")[0]
         per[stage] = per.get(stage, 0.0) + (launch.get("runtime_secs") or 0.0)
-        if launch.get("time_start") and launch.get("time_end"):
-            starts.append(launch["time_start"])
-            ends.append(launch["time_end"])
+        if launch.get("time_start") and launch.get("time_end"):  # FireWorks stores ISO strings
+            starts.append(datetime.fromisoformat(str(launch["time_start"])))
+            ends.append(datetime.fromisoformat(str(launch["time_end"])))
     wall = (max(ends) - min(starts)).total_seconds() if starts else 0.0
     inside = sum(per.values())
     return {"per_stage_s": per, "wall_s": wall, "inside_tasks_s": inside,
