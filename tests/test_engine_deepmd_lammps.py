@@ -282,3 +282,38 @@ def test_heal_train_command_trains_from_a_dataset_directory(engines, tmp_path):
     assert res.exit_code == 0, res.output
     assert (tmp_path / "models" / "model-00" / "graph.pb").is_file()
     assert "held-out RMSE F" in res.output
+
+
+# -- restart decision (wiring tier: a recording executor, no training) ----------------------------------
+class _Recorder:
+    """Records the dp argv; 'freeze' leaves an empty graph.pb so train_member can finish. No physics."""
+
+    def __init__(self):
+        self.calls = []
+
+    def run(self, job):
+        self.calls.append(list(job.args))
+        if "freeze" in job.args:
+            (job.cwd / "graph.pb").write_bytes(b"")
+
+
+def _torn_checkpoint(d, complete: bool):
+    d.mkdir(parents=True)
+    (d / "checkpoint").write_text('model_checkpoint_path: "model.ckpt-60"\n')
+    for ext in ("index", "data-00000-of-00001") + (("meta",) if complete else ()):
+        (d / f"model.ckpt-60.{ext}").write_bytes(b"x")
+        if complete:
+            (d / f"model.ckpt.{ext}").symlink_to(f"model.ckpt-60.{ext}")
+
+
+def test_restart_only_from_a_complete_checkpoint(tmp_path):
+    """A kill between TF's checkpoint index and its .meta (seen in fault injection) must not wedge training:
+    every --restart would fail with 'model.ckpt.meta does not exist'."""
+    rec = _Recorder()
+    _torn_checkpoint(tmp_path / "torn", complete=False)
+    train_member(SPEC, TYPE_MAP, [tmp_path], tmp_path / "torn", rec, seed=1)
+    assert "--restart" not in rec.calls[0] and not (tmp_path / "torn" / "checkpoint").exists()
+    rec = _Recorder()
+    _torn_checkpoint(tmp_path / "whole", complete=True)
+    train_member(SPEC, TYPE_MAP, [tmp_path], tmp_path / "whole", rec, seed=1)
+    assert rec.calls[0][-2:] == ["--restart", "model.ckpt"]

@@ -132,6 +132,20 @@ def json_type_map(system: Path) -> list[str] | None:
     return p.read_text().split() if p.is_file() else None
 
 
+def complete_checkpoint(workdir: Path) -> bool:
+    """True if ``model.ckpt`` can be restarted from.
+
+    TensorFlow writes the ``checkpoint`` index, ``.index`` and ``.data`` first and the ``.meta`` graph last;
+    DeePMD then links ``model.ckpt.*`` to the numbered files. A kill in between leaves a ``checkpoint`` file
+    that ``dp train --restart`` cannot load (it fails on every retry), so only the links count; a torn
+    checkpoint is removed and training starts again.
+    """
+    ok = all((workdir / f"model.ckpt.{ext}").exists() for ext in ("meta", "index"))
+    if not ok and (workdir / "checkpoint").is_file():
+        (workdir / "checkpoint").unlink()
+    return ok
+
+
 def train_member(spec: TrainSpec, type_map: list[str], systems: list[Path], workdir: Path, executor, *,
                  seed: int, init_model: Path | None = None, test_systems: list[Path] | None = None) -> TrainResult:
     """Train, freeze and test one ensemble member in `workdir`; return the cached result if already done."""
@@ -146,7 +160,7 @@ def train_member(spec: TrainSpec, type_map: list[str], systems: list[Path], work
     t0 = time.monotonic()
     write_input(spec, type_map, systems, workdir, seed)
     args = ["--tf", "train", "input.json", "--skip-neighbor-stat"]
-    if (workdir / "checkpoint").is_file():
+    if complete_checkpoint(workdir):
         args += ["--restart", "model.ckpt"]  # a killed run resumes from its last checkpoint
     elif init_model is not None:
         args += ["--init-frz-model", str(Path(init_model).resolve())]
