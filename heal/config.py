@@ -186,6 +186,10 @@ class TrainSpec(_Strict):
     embedding: list[PositiveInt] = Field([25, 50, 100], min_length=1)
     fitting: list[PositiveInt] = Field([240, 240, 240], min_length=1)
     axis_neuron: int = Field(16, ge=1)
+    #: neighbours kept per element within rcut (se_e2_a ``sel``): one number for every element or one per
+    #: element of the type map. None: room for a whole sphere of any one element (safe, ~5x the neighbours
+    #: of a mixed HEA cell and that much slower); ``dp neighbor-stat`` on the data gives a tighter value.
+    sel: PositiveInt | list[PositiveInt] | None = None
     start_lr: float = Field(1e-3, gt=0.0)
     stop_lr: float = Field(3.51e-8, gt=0.0)
     pref_e: tuple[NonNegativeFloat, NonNegativeFloat] = (0.02, 1.0)
@@ -279,6 +283,10 @@ class CampaignConfig(_Strict):
         if self.train.engine == "mtp" and any(st.pressures for st in self.explore.stages):
             raise ValueError("explore.stages: MTP exploration runs NVT only (ASE MD); remove 'pressures' "
                              "or use train.engine: deepmd")
+        sel, tm = self.train.sel, self.system.type_map
+        if isinstance(sel, list) and len(sel) != len(tm):
+            raise ValueError(f"train.sel has {len(sel)} numbers for the {len(tm)} elements {' '.join(tm)}; "
+                             f"give one per element in that order, or one number for all")
         return self
 
     @property

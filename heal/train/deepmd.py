@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from heal.config import TrainSpec
-from heal.errors import FatalError
+from heal.errors import ConfigError, FatalError
 from heal.exec.base import Job
 from heal.fsutil import atomic_write_json
 from heal.templating import render_to
@@ -58,12 +58,24 @@ class TrainResult:
         return asdict(self)
 
 
+def member_sel(spec: TrainSpec, type_map: list[str]) -> list[int]:
+    """``train.sel`` spelled out per element (ConfigError if a list does not match the type map)."""
+    if spec.sel is None:
+        return default_sel(spec.rcut, len(type_map))
+    if isinstance(spec.sel, int):
+        return [spec.sel] * len(type_map)
+    if len(spec.sel) != len(type_map):
+        raise ConfigError(f"field 'train.sel': {len(spec.sel)} numbers for {len(type_map)} elements "
+                          f"({' '.join(type_map)}); give one number per element, or a single number for all")
+    return list(spec.sel)
+
+
 def write_input(spec: TrainSpec, type_map: list[str], systems: list[Path], workdir: Path, seed: int) -> Path:
     """Render ``input.json`` for one ensemble member (seeds differ between members)."""
     workdir.mkdir(parents=True, exist_ok=True)
     steps = spec.steps
     ctx = dict(
-        type_map=type_map, sel=default_sel(spec.rcut, len(type_map)), rcut=spec.rcut, rcut_smth=spec.rcut_smth,
+        type_map=type_map, sel=member_sel(spec, type_map), rcut=spec.rcut, rcut_smth=spec.rcut_smth,
         embedding=spec.embedding, fitting=spec.fitting, axis_neuron=min(spec.axis_neuron, spec.embedding[-1]),
         seed=seed, start_lr=spec.start_lr, stop_lr=spec.stop_lr, decay_steps=max(1, min(5000, steps // 100)),
         pref_e=list(spec.pref_e), pref_f=list(spec.pref_f), pref_v=list(spec.pref_v),
