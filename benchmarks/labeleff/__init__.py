@@ -1,0 +1,1 @@
+"""The label-efficiency benchmark's parts (see benchmarks/label_efficiency.py)."""

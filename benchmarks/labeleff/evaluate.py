@@ -1,0 +1,61 @@
+"""Held-out errors of frozen DeePMD models on the benchmark's test set, and labels-to-target from a curve.
+
+Models are evaluated in this process through deepmd-kit's inference API (one TensorFlow start for every model
+of every arm). Errors are the usual ones: force RMSE over all force components (eV/Å) and energy RMSE per atom
+(eV/atom), over every frame of the test set.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from heal.data.store import Dataset
+
+
+def load_frames(ds: Dataset) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, float]]:
+    """(coords, cell, types, energy, forces, temperature) per test frame, types indexed by the type map."""
+    tm = ds.type_map
+    out = []
+    for a in ds.iter_frames():
+        types = np.array([tm.index(s) for s in a.get_chemical_symbols()])
+        out.append((a.positions.reshape(1, -1), a.cell.array.reshape(1, 9), types, a.get_potential_energy(),
+                    a.get_forces(), float(a.info.get("temperature", math.nan))))
+    return out
+
+
+def model_errors(model: str | Path, frames, type_map: list[str]) -> dict:
+    """Force RMSE (eV/Å) and energy RMSE (eV/atom) of one frozen model over `frames` (see load_frames)."""
+    from deepmd.infer import DeepPot
+
+    dp = DeepPot(str(model))
+    remap = [dp.get_type_map().index(el) for el in type_map]  # test-set type index -> model type index
+    df2, n_f, de2 = 0.0, 0, []
+    for coords, cell, types, e_ref, f_ref, _t in frames:
+        e, f, _v = dp.eval(coords, cell, [remap[t] for t in types])
+        df2 += float(((f.reshape(-1, 3) - f_ref) ** 2).sum())
+        n_f += f_ref.size
+        de2.append(((float(np.ravel(e)[0]) - e_ref) / len(types)) ** 2)
+    return {"rmse_force": math.sqrt(df2 / n_f), "rmse_energy_per_atom": math.sqrt(float(np.mean(de2)))}
+
+
+def ensemble_errors(models: list[str], frames, type_map: list[str]) -> dict:
+    """Errors of each member, and their mean (the number reported: less noise than one member)."""
+    per = [model_errors(m, frames, type_map) for m in models]
+    return {"rmse_force": float(np.mean([p["rmse_force"] for p in per])),
+            "rmse_energy_per_atom": float(np.mean([p["rmse_energy_per_atom"] for p in per])),
+            "members": per}
+
+
+def labels_to_reach(curve: list[tuple[int, float]], target: float) -> float | None:
+    """Labels at which the error curve first drops to `target` (linear between points); None if it never does."""
+    pts = sorted(curve)
+    for i, (n, err) in enumerate(pts):
+        if err <= target:
+            if i == 0:
+                return float(n)
+            n0, e0 = pts[i - 1]
+            return n0 + (n - n0) * (e0 - target) / (e0 - err)
+    return None

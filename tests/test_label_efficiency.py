@@ -1,0 +1,83 @@
+"""The label-efficiency benchmark: its pure parts, its campaign files, and the CI-sized run (real engines).
+
+The small run checks the machinery end to end (teacher test set, capacity floor, heal arms, held-out curves);
+it does not assert the heal / DP-GEN ratio, which needs the full-size run (benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from heal import PROJECT_ROOT
+from heal.config import parse_config
+
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+
+from labeleff.arms import ARMS, Settings, campaign_file  # noqa: E402
+from labeleff.evaluate import labels_to_reach  # noqa: E402
+
+
+def test_labels_to_reach_interpolates_the_first_crossing():
+    curve = [(8, 2.0), (16, 1.5), (24, 1.0), (32, 1.2), (40, 0.8)]
+    assert labels_to_reach(curve, 1.25) == pytest.approx(20.0)  # halfway between 16 (1.5) and 24 (1.0)
+    assert labels_to_reach(curve, 2.5) == 8.0                   # already there at the start
+    assert labels_to_reach(curve, 0.5) is None                  # never reached
+
+
+@pytest.mark.parametrize("arm", ARMS)
+def test_every_arm_writes_a_valid_campaign_that_differs_only_in_select(tmp_path, arm):
+    s = Settings()
+    cfg = parse_config(yaml.safe_load(campaign_file(arm, s, tmp_path).read_text()), arm)
+    ref = parse_config(yaml.safe_load(campaign_file("dpgen-rule", s, tmp_path / "ref").read_text()), "ref")
+    for section in ("seeds", "init", "explore", "label", "train", "loop"):
+        assert getattr(cfg, section) == getattr(ref, section), section
+    assert cfg.select.max_per_iter == s.cap and cfg.train.test_fraction == 0.0
+    assert not cfg.train.init_from_previous  # every arm retrains from scratch, as DP-GEN does
+    expected = {"heal": ("maxvol", "calibrated"), "dpgen-rule": ("random", "fixed"), "random": ("random", "fixed")}
+    assert (cfg.select.strategy, cfg.select.trust) == expected[arm]
+    if arm == "random":
+        assert cfg.select.f_lo == 0.0 and cfg.select.f_hi >= 1e6
+
+
+def test_small_benchmark_runs_end_to_end(tmp_path):
+    work = tmp_path / "le"
+    proc = subprocess.run([sys.executable, str(PROJECT_ROOT / "benchmarks" / "label_efficiency.py"), "--small",
+                           "--arms", "heal,dpgen-rule", "--work", str(work)],
+                          capture_output=True, text=True, timeout=1800)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = json.loads((work / "results.json").read_text())
+    assert out["test_frames"] > 0 and out["floor"]["labels"] > out["test_frames"]
+    assert math.isfinite(out["floor"]["rmse_force"]) and out["floor"]["rmse_force"] > 0
+    s = out["settings"]
+    for arm in ("heal", "dpgen-rule"):
+        pts = out["arms"][arm]["points"]
+        assert [p["iteration"] for p in pts] == list(range(s["iterations"]))
+        assert pts[0]["labels"] == s["n_init"]  # iteration 0 trains on the initial labels only
+        for a, b in zip(pts, pts[1:]):
+            assert 0 <= b["labels"] - a["labels"] <= s["cap"]
+        for p in pts:
+            assert len(p["members"]) == s["n_models"]
+            assert math.isfinite(p["rmse_force"]) and p["rmse_force"] > 0
+    # both arms start from the same initial labels and the same training seed: the same first model
+    first = [out["arms"][a]["points"][0]["rmse_force"] for a in ("heal", "dpgen-rule")]
+    assert first[0] == pytest.approx(first[1], rel=0.05)
+    assert "labels to target" in proc.stdout and "capacity floor" in proc.stdout
+
+    # the DP-GEN arm is handed the heal arms' own starting point: their initial labels, seed cells, training input
+    from heal.data.store import Dataset
+    from labeleff.shared import dpgen_inputs
+
+    small = Settings(**{k: v for k, v in s.items()})
+    given = dpgen_inputs(work, small)
+    init_copy = Dataset(given["init_systems"][0].parents[2])  # <data>/chunks/<chunk>/<system>
+    assert len(init_copy) == s["n_init"]
+    assert [p.name for p in given["seed_poscars"]] == ["POSCAR"] * 2  # the fcc and bcc seed cells
+    assert given["train_input"]["training"]["numb_steps"] == s["steps"]
+    assert (given["cap"], given["iterations"], given["f_lo"], given["f_hi"]) == (s["cap"], s["iterations"] - 1,
+                                                                                 s["f_lo"], s["f_hi"])
