@@ -33,6 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the models are evaluated in this process
 
 from labeleff.arms import ARMS, Settings, run_arm, summary  # noqa: E402
 from labeleff.evaluate import ensemble_errors, labels_to_reach, load_frames  # noqa: E402
