@@ -72,7 +72,7 @@ def test_select_classifies_caps_and_skips_nan_empty_and_too_close(tmp_path):
     (explore / "runB" / "done.json").write_text("{}")
     out = stage_select(camp, 0)
     assert (out["accurate"], out["candidate"], out["failed"]) == (2, 5, 2)  # NaN and 2.0 are failed
-    assert out["selected"] + out["too_close"] == 3 and out["selected"] <= 3
+    assert out["selected"] == 3  # four usable candidates (the squeezed one is dropped, refilled if picked)
     again = stage_select(camp, 0)  # idempotent: the done-marker is reused
     assert again == out
 
@@ -151,3 +151,18 @@ def test_status_masks_mongodb_credentials_and_creates_nothing(tmp_path):
     st = campaign_status(camp, None)
     assert "s3cret" not in json.dumps(st) and "heal:***@" in st["store"]
     assert not (camp.root / "dataset").exists() and not (camp.root / "testset").exists()
+
+
+def test_random_pick_refills_the_cap_past_frames_the_filters_drop(tmp_path):
+    """DP-GEN's rule picks `max_per_iter` at random; a pick that is too close is replaced, not lost."""
+    camp = _campaign(tmp_path, select={"f_lo": 0.1, "f_hi": 1.0, "max_per_iter": 3, "strategy": "random"})
+    frames = []
+    for i in range(10):
+        a = _cell(200 + i)
+        if i < 7:  # seven of the ten candidates are closer than label.d_min
+            a.positions[1] = a.positions[0] + [0.5, 0, 0]
+        frames.append((10 * i, a))
+    _write_run(camp.iter_dir(0) / "explore" / "task-000" / "r", frames, [0.5] * 10)
+    out = stage_select(camp, 0)
+    assert out["candidate"] == 10
+    assert out["selected"] == 3 and out["too_close"] >= 1  # all three usable frames, found past the squeezed ones

@@ -95,16 +95,28 @@ def pick(camp: Campaign, it: int, cands: list, models: list[Path]) -> tuple[list
     known = camp.dataset.hashes() | camp.testset.hashes()
     stats = {"too_close": 0, "already_labeled": 0}
     if spec.strategy == "random" or not cands:
-        order = pick_random(len(cands), spec.max_per_iter, [spec.seed, it])
-        chosen = [cands[i] for i in order]
-        frames = []
-        for _, atoms, why in _load(chosen, tm, camp.cfg.label.d_min, known):
+        return _pick_random(cands, spec.max_per_iter, [spec.seed, it], tm, camp.cfg.label.d_min, known, stats)
+    return _pick_maxvol(camp, it, cands, models[0], known, stats)
+
+
+def _pick_random(cands: list, cap: int, seed: list[int], type_map, d_min: float, known: set, stats: dict):
+    """DP-GEN's rule, refilled: walk the candidates in a random order until `cap` usable frames are found.
+
+    A frame dropped by the filters (too close, already labeled) is replaced by the next one in the order, so
+    the filters never cost the iteration a label; the first pick is ``pick_random``'s.
+    """
+    order = [int(i) for i in pick_random(len(cands), cap, seed)]
+    rest = np.random.default_rng([*seed, 1]).permutation(np.setdiff1d(np.arange(len(cands)), order))
+    queue = order + [int(i) for i in rest]
+    frames: list = []
+    while queue and len(frames) < cap:
+        batch, queue = queue[:cap - len(frames)], queue[cap - len(frames):]
+        for _, atoms, why in _load([cands[i] for i in sorted(batch)], type_map, d_min, known):
             if why == "ok":
                 frames.append(atoms)
             else:
                 stats["too_close" if why == "too_close" else "already_labeled"] += 1
-        return frames, stats
-    return _pick_maxvol(camp, it, cands, models[0], known, stats)
+    return frames, stats
 
 
 def _pick_maxvol(camp: Campaign, it: int, cands: list, model: Path, known: set, stats: dict):
