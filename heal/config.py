@@ -187,8 +187,9 @@ class TrainSpec(_Strict):
     fitting: list[PositiveInt] = Field([240, 240, 240], min_length=1)
     axis_neuron: int = Field(16, ge=1)
     #: neighbours kept per element within rcut (se_e2_a ``sel``): one number for every element or one per
-    #: element of the type map. None: room for a whole sphere of any one element (safe, ~5x the neighbours
-    #: of a mixed HEA cell and that much slower); ``dp neighbor-stat`` on the data gives a tighter value.
+    #: element of the type map. None: room for a whole sphere of any one element (safe; at rcut 5 Å 64 per
+    #: element where HEA4 MD has at most 18); ``dp neighbor-stat`` on the data gives a tighter value, e.g.
+    #: 24 made the demo's training 1.6x faster (benchmarks/RESULTS.md).
     sel: PositiveInt | list[PositiveInt] | None = None
     start_lr: float = Field(1e-3, gt=0.0)
     stop_lr: float = Field(3.51e-8, gt=0.0)
