@@ -8,7 +8,7 @@ map, so the output carries its own ``type_map.raw`` and dpgen re-orders it onto 
 
 The label is heal's MEAM teacher (:class:`heal.label.meam.MeamLabeler`), the same oracle as the heal arms.
 Units are DeePMD's: energy in eV, forces in eV/Å, and virial in eV. The virial is ``-stress * volume``
-(:func:`heal.frames.virial`).
+(:func:`heal.frames.virial`); the system is written by heal's own :func:`heal.data.npy.write_system`.
 
 Usage (the arm writes this into ``machine.json``)::
 
@@ -41,35 +41,10 @@ def read_structure(path: Path, fmt: str = "vasp/poscar"):
     return Atoms(symbols=symbols, positions=system["coords"][0], cell=system["cells"][0], pbc=True)
 
 
-def labeled_system(atoms, energy: float, forces, stress, type_map: list[str]):
-    """A one-frame dpdata.LabeledSystem with type map `type_map` (energy eV, forces eV/Å, virial eV)."""
-    import dpdata
-
-    from heal.frames import set_labels, virial
-
-    symbols = atoms.get_chemical_symbols()
-    missing = sorted(set(symbols) - set(type_map))
-    if missing:
-        raise ValueError(f"elements {missing} are not in the type map {type_map}")
-    labeled = set_labels(atoms.copy(), energy, forces, stress=stress)
-    types = np.array([type_map.index(s) for s in symbols], dtype=int)
-    data = {
-        "atom_names": list(type_map),
-        "atom_numbs": [int(np.sum(types == i)) for i in range(len(type_map))],
-        "atom_types": types,
-        "orig": np.zeros(3),
-        "cells": atoms.cell.array.reshape(1, 3, 3).astype(float),
-        "coords": atoms.positions.reshape(1, len(atoms), 3).astype(float),
-        "energies": np.array([float(energy)]),
-        "forces": np.asarray(forces, dtype=float).reshape(1, len(atoms), 3),
-        "virials": virial(labeled).reshape(1, 3, 3),
-        "nopbc": False,
-    }
-    return dpdata.LabeledSystem(data=data)
-
-
 def label(inp: Path, out: Path, type_map: list[str], input_fmt: str = "vasp/poscar") -> dict:
     """Label the structure in `inp` with the MEAM teacher and write deepmd/npy to `out`; a short summary."""
+    from heal.data.npy import write_system
+    from heal.frames import set_labels
     from heal.label.meam import MeamLabeler
 
     atoms = read_structure(inp, input_fmt)
@@ -78,8 +53,10 @@ def label(inp: Path, out: Path, type_map: list[str], input_fmt: str = "vasp/posc
         energy, forces, stress = labeler.compute(atoms)
     finally:
         labeler.close()
-    system = labeled_system(atoms, energy, forces, stress, type_map)
-    system.to("deepmd/npy", str(out))
+    missing = sorted(set(atoms.get_chemical_symbols()) - set(type_map))
+    if missing:
+        raise ValueError(f"elements {missing} are not in the type map {type_map}")
+    write_system(out, [set_labels(atoms.copy(), energy, forces, stress=stress)], type_map)  # heal's own writer
     return {"natoms": len(atoms), "energy": float(energy), "fmax": float(np.abs(forces).max())}
 
 
