@@ -37,15 +37,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from ase import Atoms
-from ase.data import chemical_symbols
 from filelock import FileLock, Timeout
 
 from heal import fsutil as fsio
 from heal.data import npy
 from heal.errors import FatalError, TransientError
+from heal.data.inputs import check_type_map as _check_type_map
+from heal.data.inputs import provenances as _provenances
 from heal.frames import frame_hash
 
 FORMAT = "heal-dataset"
@@ -66,43 +66,6 @@ class AppendResult:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _check_type_map(type_map: Sequence[str]) -> list[str]:
-    tm = [str(el).strip() for el in type_map]
-    bad = [el for el in tm if el not in chemical_symbols[1:]]
-    if bad:
-        raise FatalError(f"type map {tm} has unknown element(s) {bad}; use chemical symbols such as Ni, Co, Cr, Al")
-    if len(set(tm)) != len(tm) or not tm:
-        raise FatalError(f"type map {tm} is empty or lists an element twice; list each element once")
-    return tm
-
-
-def _json_default(obj: Any) -> Any:
-    import numpy as np
-
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, os.PathLike):
-        return os.fspath(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
-
-
-def _provenances(provenance: list[dict] | dict | None, n: int) -> list[dict]:
-    if provenance is None:
-        provs: list[dict] = [{} for _ in range(n)]
-    elif isinstance(provenance, dict):
-        provs = [dict(provenance) for _ in range(n)]
-    else:
-        provs = [dict(p or {}) for p in provenance]
-        if len(provs) != n:
-            raise FatalError(f"got {n} frames but {len(provs)} provenance dicts; give one per frame or a single dict")
-    try:  # normalise to plain JSON types now, so the manifest write cannot fail half-way
-        return [json.loads(json.dumps(p, default=_json_default)) for p in provs]
-    except (TypeError, ValueError) as exc:
-        raise FatalError(f"provenance must be JSON-serialisable: {exc}") from exc
 
 
 class Dataset:
