@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the models are evaluated in this process
 
 from labeleff.arms import ARMS, Settings, run_arm, summary  # noqa: E402
-from labeleff.evaluate import ensemble_errors, labels_to_reach, load_frames  # noqa: E402
+from labeleff.evaluate import ensemble_errors, labels_to_reach, load_frames, separation  # noqa: E402
 from labeleff.floor import capacity_floor  # noqa: E402
 from labeleff.teacher import build_set  # noqa: E402
 
@@ -94,6 +94,9 @@ def run(args) -> dict:
         (work / "results.json").write_text(json.dumps(out, indent=1, default=str))
     first = [a["points"][0]["rmse_force"] for a in out["arms"].values() if a["points"]]
     out["first_over_floor"] = min(first) / floor["rmse_force"] if first else None
+    heal = out["arms"].get("heal", {}).get("points")
+    out["separation"] = {f"heal/{k}": separation(heal, v["points"]) for k, v in out["arms"].items()
+                         if heal and k != "heal" and v["points"]}
     out["ratios"] = ratios(out["arms"], "labels_to_target")
     out["energy_ratios"] = ratios(out["arms"], "labels_to_energy_target")
     (work / "results.json").write_text(json.dumps(out, indent=1, default=str))
@@ -135,6 +138,10 @@ def report(out: dict) -> None:
     if f is not None and f < 1.5:
         print(f"WARNING: the first iteration's force error is only {f:.2f}x the capacity floor: the arms can hardly "
               f"be told apart with this model and budget; enlarge the model / steps or narrow the initial data")
+    for pair, sep in out["separation"].items():
+        rows = ", ".join(f"{r['gap']:+.3f} (z {r['z']:+.1f})" for r in sep["iterations"].values())
+        print(f"{pair}: heal's force-RMSE advantage per iteration, eV/Å: {rows}; member noise {sep['sigma']:.3f} "
+              f"eV/Å -> " + ("separated" if sep["separated"] else "NOT separated (|z| ≤ 2 at the last iteration)"))
     for key in ("ratios", "energy_ratios"):
         print(f"{key}:", json.dumps(out[key]) if out[key] else "none (an arm did not reach the target)")
 

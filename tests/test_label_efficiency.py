@@ -20,7 +20,7 @@ from heal.config import parse_config
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
 
 from labeleff.arms import ARMS, Settings, campaign_file  # noqa: E402
-from labeleff.evaluate import labels_to_reach  # noqa: E402
+from labeleff.evaluate import labels_to_reach, separation  # noqa: E402
 
 
 def test_labels_to_reach_interpolates_the_first_crossing():
@@ -81,3 +81,24 @@ def test_small_benchmark_runs_end_to_end(tmp_path):
     assert given["train_input"]["training"]["numb_steps"] == s["steps"]
     assert (given["cap"], given["iterations"], given["f_lo"], given["f_hi"]) == (s["cap"], s["iterations"] - 1,
                                                                                  s["f_lo"], s["f_hi"])
+
+
+def _pts(*iters):
+    return [{"rmse_force": sum(m) / len(m), "members": [{"rmse_force": x} for x in m]} for m in iters]
+
+
+def test_separation_weighs_the_gap_between_arms_against_the_members_noise():
+    # members scatter by ±0.05 around their arm's mean (sigma 0.05·√2 with two members): the standard error
+    # of a difference of two 2-member means is sigma·√(2/2) = 0.0707
+    a = _pts([1.5, 1.5], [1.05, 0.95], [0.85, 0.75])
+    b = _pts([1.5, 1.5], [1.15, 1.05], [1.15, 1.05])
+    out = separation(a, b)
+    assert out["sigma"] == pytest.approx(0.05 * math.sqrt(2))
+    assert list(out["iterations"]) == [1, 2]  # iteration 0 is shared
+    assert out["iterations"][1]["z"] == pytest.approx(0.1 / 0.0707, rel=1e-3)   # 1.4: noise
+    assert out["iterations"][2]["z"] == pytest.approx(0.3 / 0.0707, rel=1e-3)   # 4.2: a real difference
+    assert out["separated"] and separation(b, a)["iterations"][2]["z"] < 0
+    # the same final gap, with members that disagree by 0.4: noise
+    noisy = separation(_pts([1.5, 1.5], [1.2, 0.8], [1.0, 0.6]), b)
+    assert not noisy["separated"]
+    assert not separation(_pts([1.0, 1.0]), _pts([1.0, 1.0]))["separated"]  # nothing after iteration 0

@@ -59,3 +59,31 @@ def labels_to_reach(curve: list[tuple[int, float]], target: float) -> float | No
             n0, e0 = pts[i - 1]
             return n0 + (n - n0) * (e0 - target) / (e0 - err)
     return None
+
+
+
+
+def separation(a: list[dict], b: list[dict]) -> dict:
+    """Whether two arms' final models differ by more than training noise.
+
+    `a`, `b`: the arms' points (``rmse_force`` and ``members`` as from ensemble_errors). Training noise is
+    ``sigma``, the pooled standard deviation of one member's error around its arm's mean at the same
+    iteration (members see the same labels and differ only in their training seed), over both arms and every
+    iteration after 0 (iteration 0 trains on the shared initial labels). A difference of two n-member means
+    then has standard error ``sigma * sqrt(2 / n)``. Per iteration: ``gap`` (b - a: > 0 when `a` is better)
+    and ``z`` = gap / standard error. ``separated``: |z| > 2 at the last common iteration.
+    """
+    n_it = min(len(a), len(b))
+    ss, dof, n = 0.0, 0, 0
+    for i in range(1, n_it):
+        for p in (a, b):
+            x = np.array([m["rmse_force"] for m in p[i]["members"]])
+            ss, dof, n = ss + float(((x - x.mean()) ** 2).sum()), dof + len(x) - 1, len(x)
+    sigma = math.sqrt(ss / dof) if dof else math.nan
+    se = sigma * math.sqrt(2.0 / n) if n else math.nan
+    rows = {}
+    for i in range(1, n_it):
+        gap = b[i]["rmse_force"] - a[i]["rmse_force"]
+        rows[i] = {"gap": gap, "z": gap / se if se > 0 else math.nan}
+    last = rows.get(n_it - 1)
+    return {"sigma": sigma, "iterations": rows, "separated": bool(last and abs(last["z"]) > 2.0)}
