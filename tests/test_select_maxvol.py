@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from heal.select.maxvol import (DescriptorPCA, extrapolation_grades, greedy_dopt, information_matrix, maxvol,
-                                maxvol_grade, pool_by_type, select_streaming)
+                                maxvol_grade, pool_by_type, select_streaming, selection_pca)
 
 E = np.eye(3)
 
@@ -221,3 +221,21 @@ def test_structure_descriptors_from_a_real_frozen_model():
     rev = structure_descriptors(frames[:1], MODEL, tm[::-1])  # blocks follow the given type map
     blocks = D[0].reshape(len(tm), -1)[::-1].reshape(-1)
     assert np.allclose(rev[0], blocks)
+
+
+def test_selection_pca_keeps_the_direction_in_which_a_candidate_is_new():
+    """Bug (fixed): the PCA was fitted on the training rows only, so a frame new in a direction the training
+    set does not span was projected onto the covered span and lost to big-but-familiar frames."""
+    rng = np.random.default_rng(3)
+    D = 12
+    basis = np.linalg.qr(rng.normal(size=(D, D)))[0]
+    covered, new = basis[:, :3], basis[:, 3]
+    R = rng.normal(size=(20, 3)) @ covered.T                   # training set: a 3-d subspace
+    familiar = 3.0 * rng.normal(size=(40, 3)) @ covered.T      # candidates far out, but in the covered span
+    novel = familiar[:1] * 0.1 + 0.5 * new                     # one candidate that leaves the span
+    C = np.vstack([familiar, novel])
+    old = DescriptorPCA.fit(R, n_components=8)                 # what selection did before
+    assert greedy_dopt(old.transform(C), 1, old.transform(R))[0] != len(C) - 1
+    pca = selection_pca(R, C[::4].tolist() + [C[-1]], n_components=8)
+    assert greedy_dopt(pca.transform(C), 1, pca.transform(R))[0] == len(C) - 1
+    assert np.allclose(selection_pca(R, None, 8).transform(R), old.transform(R))  # no sample: as before

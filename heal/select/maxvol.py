@@ -12,7 +12,8 @@ candidates (see its docstring for the approximation).
 
 Descriptors: ``structure_descriptors`` pools the DeePMD model's own per-atom descriptor per structure (mean
 over the atoms of each element, concatenated in type-map order, zero for absent elements) and
-``DescriptorPCA`` reduces it to ≤ ~64 dimensions fitted on the reference (training) set.
+``selection_pca`` reduces it to ≤ ~64 dimensions, fitted on the training set *and* a sample of the candidates:
+the directions in which candidates are new must survive the projection, or the grade cannot see them.
 """
 
 from __future__ import annotations
@@ -288,10 +289,11 @@ def structure_descriptors(frames: Sequence, model: Path, type_map: Sequence[str]
 
 @dataclass(frozen=True)
 class DescriptorPCA:
-    """Projection onto the reference set's top principal components, scaled to unit RMS reference norm.
+    """Projection onto the top principal components of the rows it was fitted on, scaled to unit RMS norm.
 
-    ``transform(X) = (X − mean) @ componentsᵀ / scale``; `scale` (descriptor units) makes the reference rows'
-    RMS norm 1 after projection, so ``greedy_dopt``'s `reg` is relative. Component signs are fixed (largest
+    ``transform(X) = (X − mean) @ componentsᵀ / scale``; `scale` (descriptor units) makes the fitted rows'
+    RMS norm 1 after projection, so ``greedy_dopt``'s `reg` is relative. For selection fit it with
+    ``selection_pca``, not on the training rows alone. Component signs are fixed (largest
     |loading| positive): the fit is a deterministic function of the reference.
     """
 
@@ -316,3 +318,20 @@ class DescriptorPCA:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         return (np.asarray(X, dtype=float) - self.mean) @ self.components.T / self.scale
+
+
+def selection_pca(reference: np.ndarray, candidate_sample: np.ndarray | None, n_components: int = 32
+                  ) -> DescriptorPCA:
+    """The projection for max-volume selection: principal components of the training rows *and* a sample of
+    the candidate rows (e.g. evenly spaced over the iteration's candidates).
+
+    Fitted on the training rows alone, the components span only what is already covered (m training frames
+    give at most m − 1 of them): a candidate's component outside that span is projected away, and a frame
+    that is new in exactly that direction gets a low grade. With the candidates in the fit, such directions
+    are kept, where the training set's information is only the ridge `reg` — the greedy pick sees them first.
+    """
+    R = np.asarray(reference, dtype=float)
+    if candidate_sample is not None and len(candidate_sample):
+        R = np.vstack([R.reshape(len(R), -1), np.asarray(candidate_sample, dtype=float)]) if len(R) else \
+            np.asarray(candidate_sample, dtype=float)
+    return DescriptorPCA.fit(R, n_components=n_components)

@@ -4,7 +4,8 @@
    levels calibrated after the previous iteration, per composition × phase), streaming (``screen_file``).
 2. **Filter** candidates: frames closer than ``label.d_min`` and frames already in the dataset are dropped.
 3. **Pick** up to ``max_per_iter``: ``random`` (DP-GEN's rule) or ``maxvol`` (greedy D-optimal on the
-   iteration's own DeePMD descriptors, relative to the training set; memory-bounded streaming).
+   iteration's own DeePMD descriptors, projected on components of the training set and a sample of the
+   candidates, relative to the training set; memory-bounded streaming).
 Units: deviations eV/Å.
 """
 
@@ -24,6 +25,8 @@ from heal.select.trust import pick_random
 
 #: training frames used as the max-volume reference (a deterministic subsample beyond this)
 MAX_REFERENCE = 2000
+#: candidates (evenly spaced) whose descriptors enter the projection's fit beside the training frames
+PCA_SAMPLE = 512
 
 
 def seed_name(run_dir: Path) -> str:
@@ -120,7 +123,7 @@ def _pick_random(cands: list, cap: int, seed: list[int], type_map, d_min: float,
 
 
 def _pick_maxvol(camp: Campaign, it: int, cands: list, model: Path, known: set, stats: dict):
-    from heal.select.maxvol import DescriptorPCA, select_streaming, structure_descriptors
+    from heal.select.maxvol import select_streaming, selection_pca, structure_descriptors
 
     spec, tm = camp.cfg.select, camp.type_map
     ref_frames = list(camp.dataset.iter_frames())
@@ -128,7 +131,9 @@ def _pick_maxvol(camp: Campaign, it: int, cands: list, model: Path, known: set, 
         rng = np.random.default_rng([spec.seed, it, 7])
         ref_frames = [ref_frames[i] for i in np.sort(rng.choice(len(ref_frames), MAX_REFERENCE, replace=False))]
     ref = structure_descriptors(ref_frames, model, tm)
-    pca = DescriptorPCA.fit(ref, n_components=spec.descriptor_dim)
+    every = max(1, -(-len(cands) // PCA_SAMPLE))
+    sample = [a for _, a, why in _load(cands[::every], tm, camp.cfg.label.d_min, known) if why == "ok"]
+    pca = selection_pca(ref, structure_descriptors(sample, model, tm) if sample else None, spec.descriptor_dim)
     kept: list[int] = []  # index into `cands` of each usable candidate, in chunk order
 
     def chunks(size: int = 256):
