@@ -1,6 +1,6 @@
 """Labels needed for a target accuracy: heal's selection against DP-GEN's rule, random frames and DP-GEN itself.
 
-    .venv/bin/python benchmarks/label_efficiency.py [--work DIR] [--iterations 4] [--cap 8] [--steps 1000]
+    .venv/bin/python benchmarks/label_efficiency.py [--work DIR] [--iterations 6] [--cap 2] [--steps 3000]
                                                     [--arms heal,dpgen-rule,random,dpgen] [--small]
 
 HEA4 (Ni Co Cr Al) with heal's MEAM teacher. In order:
@@ -15,7 +15,14 @@ HEA4 (Ni Co Cr Al) with heal's MEAM teacher. In order:
    ``random`` run as heal campaigns (see ``labeleff/arms.py``); ``dpgen`` runs dpgen 0.14 itself with
    ``fp_style: custom`` and the same teacher (``labeleff/dpgen_arm.py``; needs ``pip install dpgen==0.14.0``).
 4. **Curves**: held-out force / energy RMSE of each iteration's models against the labels they were trained
-   on; labels each arm needs to reach the target; the ratios heal / DP-GEN.
+   on; labels each arm needs to reach the target, in all and beyond the shared initial labels (the ones its
+   selection chose); the ratios heal / other arm of both, and whether the arms differ by more than the
+   members' training noise (``labeleff.evaluate.separation``).
+
+Defaults: 2 labels per iteration over 6 iterations (models on 8, 10, ..., 18 labels). A first run with 8 per
+iteration (benchmarks/RESULTS.md) showed why: every arm falls from 1.36 to ~1.0 eV/Å with its first 8 labels
+and then sits at the capacity floor, so which frames an arm picks can only show in that first step; 2 per
+iteration traces it.
 
 Everything is written under ``--work`` (``results.json`` at the end); a rerun reuses finished parts.
 ``--small`` is the CI-sized version (one tiny iteration pair, a tiny model): it checks the machinery, not
@@ -87,6 +94,7 @@ def run(args) -> dict:
         need = labels_to_reach(curve, target)
         need_e = labels_to_reach([(p["labels"], p["rmse_energy_per_atom"]) for p in points], target_e)
         out["arms"][arm] = {"points": points, "labels_to_target": need, "labels_to_energy_target": need_e,
+                            "selected_to_target": None if need is None else need - s.n_init,
                             "minutes": (time.monotonic() - t1) / 60,
                             "select": summary(work / arm) if arm != "dpgen" else {}}
         print(f"{arm:>10}: " + "  ".join(f"{n}:{e:.3f}" for n, e in curve)
@@ -98,6 +106,7 @@ def run(args) -> dict:
     out["separation"] = {f"heal/{k}": separation(heal, v["points"]) for k, v in out["arms"].items()
                          if heal and k != "heal" and v["points"]}
     out["ratios"] = ratios(out["arms"], "labels_to_target")
+    out["selected_ratios"] = ratios(out["arms"], "selected_to_target")
     out["energy_ratios"] = ratios(out["arms"], "labels_to_energy_target")
     (work / "results.json").write_text(json.dumps(out, indent=1, default=str))
     return out
@@ -132,7 +141,8 @@ def report(out: dict) -> None:
     for arm, a in out["arms"].items():
         curve = ", ".join(f"{p['labels']}→{p['rmse_force']:.3f}/{1000 * p['rmse_energy_per_atom']:.0f}"
                           for p in a["points"])
-        print(f"{arm:>10} | {curve} | {_n(a['labels_to_target'])} / {_n(a['labels_to_energy_target'])} "
+        print(f"{arm:>10} | {curve} | {_n(a['labels_to_target'])} ({_n(a.get('selected_to_target'))} selected) / "
+              f"{_n(a['labels_to_energy_target'])} "
               f"| {a['minutes']:.1f}")
     f = out["first_over_floor"]
     if f is not None and f < 1.5:
@@ -142,7 +152,7 @@ def report(out: dict) -> None:
         rows = ", ".join(f"{r['gap']:+.3f} (z {r['z']:+.1f})" for r in sep["iterations"].values())
         print(f"{pair}: heal's force-RMSE advantage per iteration, eV/Å: {rows}; member noise {sep['sigma']:.3f} "
               f"eV/Å -> " + ("separated" if sep["separated"] else "NOT separated (|z| ≤ 2 at the last iteration)"))
-    for key in ("ratios", "energy_ratios"):
+    for key in ("ratios", "selected_ratios", "energy_ratios"):
         print(f"{key}:", json.dumps(out[key]) if out[key] else "none (an arm did not reach the target)")
 
 
@@ -154,8 +164,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--work", type=Path, default=Path("label-efficiency-run"))
     ap.add_argument("--arms", type=lambda v: v.split(","), default=[*ARMS, "dpgen"])
-    ap.add_argument("--iterations", type=int, default=4)
-    ap.add_argument("--cap", type=int, default=8)
+    ap.add_argument("--iterations", type=int, default=6)
+    ap.add_argument("--cap", type=int, default=2, help="labels per iteration, every arm")
     ap.add_argument("--n-init", type=int, default=8)
     ap.add_argument("--n-models", type=int, default=2)
     ap.add_argument("--steps", type=int, default=3000)

@@ -61,6 +61,8 @@ def test_small_benchmark_runs_end_to_end(tmp_path):
         assert pts[0]["labels"] == s["n_init"]  # iteration 0 trains on the initial labels only
         for a, b in zip(pts, pts[1:]):
             assert 0 <= b["labels"] - a["labels"] <= s["cap"]
+        need = out["arms"][arm]["labels_to_target"]
+        assert out["arms"][arm]["selected_to_target"] == (None if need is None else need - s["n_init"])
         for p in pts:
             assert len(p["members"]) == s["n_models"]
             assert math.isfinite(p["rmse_force"]) and p["rmse_force"] > 0

@@ -30,8 +30,8 @@ from heal import PROJECT_ROOT
 class Settings:
     """What every arm shares (and what the DP-GEN arm is given)."""
 
-    iterations: int = 4
-    cap: int = 8                      # labels per iteration, every arm
+    iterations: int = 6
+    cap: int = 2                      # labels per iteration, every arm
     n_init: int = 8                   # rattled seed cells labeled before iteration 0
     n_models: int = 2
     steps: int = 3000
