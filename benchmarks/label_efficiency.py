@@ -103,7 +103,7 @@ def run(args) -> dict:
     first = [a["points"][0]["rmse_force"] for a in out["arms"].values() if a["points"]]
     out["first_over_floor"] = min(first) / floor["rmse_force"] if first else None
     heal = out["arms"].get("heal", {}).get("points")
-    out["separation"] = {f"heal/{k}": separation(heal, v["points"]) for k, v in out["arms"].items()
+    out["separation"] = {f"heal/{k}": separation(heal, v["points"], target) for k, v in out["arms"].items()
                          if heal and k != "heal" and v["points"]}
     out["ratios"] = ratios(out["arms"], "labels_to_target")
     out["selected_ratios"] = ratios(out["arms"], "selected_to_target")
@@ -151,7 +151,8 @@ def report(out: dict) -> None:
     for pair, sep in out["separation"].items():
         rows = ", ".join(f"{r['gap']:+.3f} (z {r['z']:+.1f})" for r in sep["iterations"].values())
         print(f"{pair}: heal's force-RMSE advantage per iteration, eV/Å: {rows}; member noise {sep['sigma']:.3f} "
-              f"eV/Å -> " + ("separated" if sep["separated"] else "NOT separated (|z| ≤ 2 at the last iteration)"))
+              f"eV/Å -> " + ("separated" if sep["separated"] else "NOT separated")
+              + f" (|z| > 2 at one of iterations {sep['deciding']}, which decide labels to target)")
     for key in ("ratios", "selected_ratios", "energy_ratios"):
         print(f"{key}:", json.dumps(out[key]) if out[key] else "none (an arm did not reach the target)")
 

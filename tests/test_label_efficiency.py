@@ -96,10 +96,13 @@ def test_separation_weighs_the_gap_between_arms_against_the_members_noise():
     b = _pts([1.5, 1.5], [1.15, 1.05], [1.15, 1.05])
     out = separation(a, b)
     assert out["sigma"] == pytest.approx(0.05 * math.sqrt(2))
-    assert list(out["iterations"]) == [1, 2]  # iteration 0 is shared
+    assert list(out["iterations"]) == [1, 2] and out["deciding"] == [1, 2]  # iteration 0 is shared
     assert out["iterations"][1]["z"] == pytest.approx(0.1 / 0.0707, rel=1e-3)   # 1.4: noise
     assert out["iterations"][2]["z"] == pytest.approx(0.3 / 0.0707, rel=1e-3)   # 4.2: a real difference
     assert out["separated"] and separation(b, a)["iterations"][2]["z"] < 0
+    # with a target of 1.05, arm a gets there at iteration 1: only that iteration decides, and it is noise
+    early = separation(a, b, target=1.05)
+    assert early["deciding"] == [1] and not early["separated"]
     # the same final gap, with members that disagree by 0.4: noise
     noisy = separation(_pts([1.5, 1.5], [1.2, 0.8], [1.0, 0.6]), b)
     assert not noisy["separated"]

@@ -63,15 +63,17 @@ def labels_to_reach(curve: list[tuple[int, float]], target: float) -> float | No
 
 
 
-def separation(a: list[dict], b: list[dict]) -> dict:
-    """Whether two arms' final models differ by more than training noise.
+def separation(a: list[dict], b: list[dict], target: float | None = None) -> dict:
+    """Whether two arms' curves differ by more than training noise where it decides labels-to-target.
 
     `a`, `b`: the arms' points (``rmse_force`` and ``members`` as from ensemble_errors). Training noise is
     ``sigma``, the pooled standard deviation of one member's error around its arm's mean at the same
     iteration (members see the same labels and differ only in their training seed), over both arms and every
     iteration after 0 (iteration 0 trains on the shared initial labels). A difference of two n-member means
     then has standard error ``sigma * sqrt(2 / n)``. Per iteration: ``gap`` (b - a: > 0 when `a` is better)
-    and ``z`` = gap / standard error. ``separated``: |z| > 2 at the last common iteration.
+    and ``z`` = gap / standard error. The *deciding* iterations run from 1 to the first one at which either arm
+    is at or below `target` (all of them without a target, or if neither arm gets there): labels-to-target is
+    read off those points. ``separated``: |z| > 2 at one of the deciding iterations.
     """
     n_it = min(len(a), len(b))
     ss, dof, n = 0.0, 0, 0
@@ -85,5 +87,9 @@ def separation(a: list[dict], b: list[dict]) -> dict:
     for i in range(1, n_it):
         gap = b[i]["rmse_force"] - a[i]["rmse_force"]
         rows[i] = {"gap": gap, "z": gap / se if se > 0 else math.nan}
-    last = rows.get(n_it - 1)
-    return {"sigma": sigma, "iterations": rows, "separated": bool(last and abs(last["z"]) > 2.0)}
+    last = n_it - 1
+    if target is not None:
+        last = next((i for i in range(1, n_it) if min(a[i]["rmse_force"], b[i]["rmse_force"]) <= target), last)
+    deciding = [i for i in rows if i <= last]
+    return {"sigma": sigma, "iterations": rows, "deciding": deciding,
+            "separated": any(abs(rows[i]["z"]) > 2.0 for i in deciding)}
