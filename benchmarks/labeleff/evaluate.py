@@ -61,8 +61,6 @@ def labels_to_reach(curve: list[tuple[int, float]], target: float) -> float | No
     return None
 
 
-
-
 def separation(a: list[dict], b: list[dict], target: float | None = None) -> dict:
     """Whether two arms' curves differ by more than training noise where it decides labels-to-target.
 

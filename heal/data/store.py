@@ -43,9 +43,9 @@ from filelock import FileLock, Timeout
 
 from heal import fsutil as fsio
 from heal.data import npy
-from heal.errors import FatalError, TransientError
 from heal.data.inputs import check_type_map as _check_type_map
 from heal.data.inputs import provenances as _provenances
+from heal.errors import FatalError, TransientError
 from heal.frames import frame_hash
 
 FORMAT = "heal-dataset"

@@ -294,7 +294,7 @@ class DescriptorPCA:
     ``transform(X) = (X − mean) @ componentsᵀ / scale``; `scale` (descriptor units) makes the fitted rows'
     RMS norm 1 after projection, so ``greedy_dopt``'s `reg` is relative. For selection fit it with
     ``selection_pca``, not on the training rows alone. Component signs are fixed (largest
-    |loading| positive): the fit is a deterministic function of the reference.
+    |loading| positive): the fit is a deterministic function of the fitted rows.
     """
 
     mean: np.ndarray
@@ -330,8 +330,5 @@ def selection_pca(reference: np.ndarray, candidate_sample: np.ndarray | None, n_
     that is new in exactly that direction gets a low grade. With the candidates in the fit, such directions
     are kept, where the training set's information is only the ridge `reg` — the greedy pick sees them first.
     """
-    R = np.asarray(reference, dtype=float)
-    if candidate_sample is not None and len(candidate_sample):
-        R = np.vstack([R.reshape(len(R), -1), np.asarray(candidate_sample, dtype=float)]) if len(R) else \
-            np.asarray(candidate_sample, dtype=float)
-    return DescriptorPCA.fit(R, n_components=n_components)
+    parts = [np.asarray(x, dtype=float) for x in (reference, candidate_sample) if x is not None and len(x)]
+    return DescriptorPCA.fit(np.vstack(parts) if parts else np.zeros((0, 0)), n_components=n_components)
