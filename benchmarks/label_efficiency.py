@@ -25,7 +25,8 @@ and then sits at the capacity floor, so which frames an arm picks can only show 
 iteration traces it.
 
 Everything is written under ``--work`` (``results.json`` at the end); a rerun reuses finished parts.
-``--small`` is the CI-sized version (one tiny iteration pair, a tiny model): it checks the machinery, not
+``--combine A/results.json B/results.json ...`` reads finished runs (other seeds and test sets) and prints
+each run's ratios with their median and range over runs (``labeleff/seeds.py``). ``--small`` is the CI-sized version (one tiny iteration pair, a tiny model): it checks the machinery, not
 the ratio. Prints the machine and date; copy the table into benchmarks/RESULTS.md.
 """
 
@@ -180,7 +181,14 @@ def main() -> int:
     ap.add_argument("--pool-frames", type=int, default=30, help="floor-pool frames per phase x temperature")
     ap.add_argument("--target-factor", type=float, default=1.2)
     ap.add_argument("--small", action="store_true", help="CI-sized: checks the machinery, not the ratio")
+    ap.add_argument("--combine", type=Path, nargs="+", metavar="RESULTS_JSON",
+                    help="only combine finished runs (their results.json): per-run ratios, median and range")
     args = ap.parse_args()
+    if args.combine:
+        from labeleff.seeds import combine, report as report_runs
+
+        print(report_runs(combine([json.loads(p.read_text()) for p in args.combine], args.target_factor)))
+        return 0
     bad = [a for a in args.arms if a not in (*ARMS, "dpgen")]
     if bad:
         ap.error(f"--arms: unknown {bad}; choose from {', '.join((*ARMS, 'dpgen'))}")

@@ -21,6 +21,7 @@ sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
 
 from labeleff.arms import ARMS, Settings, campaign_file  # noqa: E402
 from labeleff.evaluate import labels_to_reach, separation  # noqa: E402
+from labeleff.seeds import combine, equal_accuracy, report  # noqa: E402
 
 
 def test_labels_to_reach_interpolates_the_first_crossing():
@@ -107,3 +108,61 @@ def test_separation_weighs_the_gap_between_arms_against_the_members_noise():
     noisy = separation(_pts([1.5, 1.5], [1.2, 0.8], [1.0, 0.6]), b)
     assert not noisy["separated"]
     assert not separation(_pts([1.0, 1.0]), _pts([1.0, 1.0]))["separated"]  # nothing after iteration 0
+
+
+def _run(seed, floor, curves, n_init=8, target_factor=1.2):
+    """A results.json as label_efficiency.py writes it, from per-arm force curves (members ±0.01 around them)."""
+    target = target_factor * floor
+    arms = {}
+    for arm, curve in curves.items():
+        need = labels_to_reach(curve, target)
+        arms[arm] = {"points": [{"labels": n, "rmse_force": e,
+                                 "members": [{"rmse_force": e - 0.01}, {"rmse_force": e + 0.01}]}
+                                for n, e in curve],
+                     "labels_to_target": need, "selected_to_target": None if need is None else need - n_init}
+    return {"settings": {"seed": seed, "n_init": n_init}, "floor": {"rmse_force": floor}, "target_force": target,
+            "arms": arms}
+
+
+def test_equal_accuracy_counts_the_labels_heal_needs_for_the_other_arms_last_error():
+    heal = [(8, 2.0), (10, 1.0), (12, 0.9)]
+    other = [(8, 2.0), (10, 1.5), (12, 1.2)]
+    got = equal_accuracy(heal, other, n_init=8)
+    assert got["labels"] == pytest.approx(9.6)           # 2.0 -> 1.0 between 8 and 10 crosses 1.2 at 9.6
+    assert got["ratio"] == pytest.approx(9.6 / 12)
+    assert got["selected_ratio"] == pytest.approx(1.6 / 4)
+    assert equal_accuracy(other, heal, n_init=8) is None  # the other arm never gets down to heal's 0.9
+
+
+def test_combine_reports_each_run_and_the_spread_over_runs():
+    a = _run(7, 1.0, {"heal": [(8, 2.0), (10, 1.0), (12, 0.9)], "dpgen": [(8, 2.0), (10, 1.6), (12, 1.2)]})
+    b = _run(11, 0.5, {"heal": [(8, 1.0), (10, 0.75), (12, 0.65)], "dpgen": [(8, 1.0), (10, 0.9), (12, 0.8)]})
+    c = combine([a, b])
+    ra, rb = c["runs"]
+    # run a (target 1.2): heal gets there at 9.6 labels, dpgen at 12; run b (target 0.6): neither does
+    assert ra["pairs"]["dpgen"]["ratio"] == pytest.approx(9.6 / 12)
+    assert ra["pairs"]["dpgen"]["selected_ratio"] == pytest.approx(1.6 / 4)
+    assert rb["pairs"]["dpgen"]["ratio"] is None and rb["pairs"]["dpgen"]["selected_ratio"] is None
+    # but in run b heal reaches dpgen's last error (0.8) at 8 + 2 * 0.2 / 0.25 = 9.6 labels
+    assert rb["pairs"]["dpgen"]["equal_accuracy"]["ratio"] == pytest.approx(9.6 / 12)
+    across = c["across"]["heal/dpgen"]
+    assert across["ratio"] == {"median": pytest.approx(0.8), "min": pytest.approx(0.8), "max": pytest.approx(0.8),
+                               "defined": 1, "runs": 2}
+    assert across["equal_accuracy"]["defined"] == 2
+    # mean curves of error / floor: heal (2.0, 1.0, 0.9) and (2.0, 1.5, 1.3) -> 2.0, 1.25, 1.1
+    m = across["mean_curves"]
+    assert [e for _n, e in m["curves"]["heal"]] == pytest.approx([2.0, 1.25, 1.1])
+    assert m["labels_to_target"]["heal"] == pytest.approx(10 + 2 * 0.05 / 0.15)
+    assert m["labels_to_target"]["dpgen"] is None and m["ratio"] is None  # dpgen's mean ends at 1.4
+    # the gaps at 10 labels (0.6 and 0.15 eV/Å) are far beyond the members' noise (±0.01) in both runs
+    assert across["separated_runs"] == 2
+    assert "seed 11" in report(c)
+
+
+def test_combine_takes_the_mean_curves_only_over_runs_that_hold_both_arms():
+    a = _run(7, 1.0, {"heal": [(8, 2.0), (10, 1.0)], "dpgen-rule": [(8, 2.0), (10, 1.5)],
+                      "dpgen": [(8, 2.0), (10, 1.9)]})
+    b = _run(11, 1.0, {"heal": [(8, 3.0), (10, 3.0)], "dpgen-rule": [(8, 3.0), (10, 3.0)]})
+    c = combine([a, b])
+    assert c["across"]["heal/dpgen"]["mean_curves"]["curves"]["heal"] == [(8, 2.0), (10, 1.0)]  # run a only
+    assert c["across"]["heal/dpgen-rule"]["mean_curves"]["curves"]["heal"] == [(8, 2.5), (10, 2.0)]
