@@ -155,7 +155,7 @@ def test_combine_reports_each_run_and_the_spread_over_runs():
     assert m["labels_to_target"]["heal"] == pytest.approx(10 + 2 * 0.05 / 0.15)
     assert m["labels_to_target"]["dpgen"] is None and m["ratio"] is None  # dpgen's mean ends at 1.4
     # the gaps at 10 labels (0.6 and 0.15 eV/Å) are far beyond the members' noise (±0.01) in both runs
-    assert across["separated_runs"] == 2
+    assert (across["ahead_runs"], across["behind_runs"]) == (2, 0)
     assert "seed 11" in report(c)
 
 
@@ -166,3 +166,10 @@ def test_combine_takes_the_mean_curves_only_over_runs_that_hold_both_arms():
     c = combine([a, b])
     assert c["across"]["heal/dpgen"]["mean_curves"]["curves"]["heal"] == [(8, 2.0), (10, 1.0)]  # run a only
     assert c["across"]["heal/dpgen-rule"]["mean_curves"]["curves"]["heal"] == [(8, 2.5), (10, 2.0)]
+
+
+def test_combine_counts_the_runs_in_which_heal_is_behind():
+    a = _run(7, 1.0, {"heal": [(8, 2.0), (10, 1.8)], "dpgen": [(8, 2.0), (10, 1.5)]})
+    b = _run(11, 1.0, {"heal": [(8, 2.0), (10, 1.79)], "dpgen": [(8, 2.0), (10, 1.8)]})  # gap 0.01: noise
+    across = combine([a, b])["across"]["heal/dpgen"]
+    assert (across["ahead_runs"], across["behind_runs"]) == (0, 1)

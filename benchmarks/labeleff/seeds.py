@@ -6,6 +6,8 @@ Read per run, from each pair heal / other arm:
 
 * ``ratio`` and ``selected_ratio``: labels to the run's target (``--target-factor`` x its capacity floor), in
   all and beyond the shared initial labels; None when either arm misses the target.
+* ``ahead`` / ``behind``: heal's error below / above the other arm's by more than 2 standard errors of the
+  members' training noise at one of the iterations that decide labels-to-target (``evaluate.separation``).
 * ``equal_accuracy``: labels heal needs to reach the other arm's error after its last iteration, over the
   labels the other arm used (all, and beyond the initial ones). Defined whenever heal gets there, so runs in
   which nobody reaches the target still count; in flat parts of the curves it is as noisy as the curves.
@@ -50,11 +52,13 @@ def per_run(out: dict) -> dict:
             continue
         both = heal["labels_to_target"] is not None and arm["labels_to_target"]
         sel = heal["selected_to_target"], arm["selected_to_target"]
+        sep = separation(heal["points"], arm["points"], out["target_force"])
+        z = [sep["iterations"][i]["z"] for i in sep["deciding"]]
         row["pairs"][name] = {
             "ratio": heal["labels_to_target"] / arm["labels_to_target"] if both else None,
             "selected_ratio": sel[0] / sel[1] if both and sel[1] else None,
             "equal_accuracy": equal_accuracy(_curve(heal), _curve(arm), n_init),
-            "separated": separation(heal["points"], arm["points"], out["target_force"])["separated"]}
+            "ahead": any(v > 2.0 for v in z), "behind": any(v < -2.0 for v in z)}
     return row
 
 
@@ -91,7 +95,7 @@ def combine(runs: list[dict], target_factor: float = 1.2) -> dict:
                                       for p in pairs]),
             "equal_accuracy_selected": spread([p["equal_accuracy"]["selected_ratio"] if p["equal_accuracy"]
                                                else None for p in pairs]),
-            "separated_runs": sum(1 for p in pairs if p["separated"])}
+            "ahead_runs": sum(1 for p in pairs if p["ahead"]), "behind_runs": sum(1 for p in pairs if p["behind"])}
         # mean curves over the runs that hold both arms, so that both means cover the same test sets
         curves = mean_relative_curves([out for out in runs if {"heal", name} <= set(out["arms"])], ["heal", name])
         need = {a: labels_to_reach(c, target_factor) for a, c in curves.items()}
@@ -115,8 +119,9 @@ def report(c: dict) -> str:
     for pair, figs in c["across"].items():
         lines.append(f"{pair}: " + "; ".join(
             f"{k} median {_f(s['median'])} [{_f(s['min'])}, {_f(s['max'])}] ({s['defined']}/{s['runs']} runs)"
-            for k, s in figs.items() if k not in ("separated_runs", "mean_curves"))
-            + f"; separated beyond member noise in {figs['separated_runs']} run(s)")
+            for k, s in figs.items() if k not in ("ahead_runs", "behind_runs", "mean_curves"))
+            + f"; heal ahead / behind by > 2 standard errors where it decides the target: in {figs['ahead_runs']} / "
+            f"{figs['behind_runs']} run(s)")
         m = figs["mean_curves"]
         for arm, curve in m["curves"].items():
             lines.append(f"  mean error / floor, {arm}: " + "  ".join(f"{n}:{e:.3f}" for n, e in curve)
