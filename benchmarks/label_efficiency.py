@@ -26,8 +26,8 @@ iteration traces it.
 
 Everything is written under ``--work`` (``results.json`` at the end); a rerun reuses finished parts.
 ``--combine A/results.json B/results.json ...`` reads finished runs (other seeds and test sets) and prints
-each run's ratios with their median and range over runs (``labeleff/seeds.py``). ``--small`` is the CI-sized version (one tiny iteration pair, a tiny model): it checks the machinery, not
-the ratio. Prints the machine and date; copy the table into benchmarks/RESULTS.md.
+each run's ratios with their median and range over runs (``labeleff/seeds.py``). ``--small`` is the
+CI-sized version (one tiny iteration pair, a tiny model): it checks the machinery, not the ratio. Prints the machine and date; copy the table into benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the models are evaluated in this process
 
 from labeleff.arms import ARMS, Settings, run_arm, summary  # noqa: E402
-from labeleff.evaluate import ensemble_errors, labels_to_reach, load_frames, separation  # noqa: E402
+from labeleff.evaluate import ensemble_errors, labels_to_reach, load_frames, ratios, separation  # noqa: E402
 from labeleff.floor import capacity_floor  # noqa: E402
 from labeleff.teacher import build_set  # noqa: E402
 
@@ -122,15 +122,6 @@ def run_dpgen(work: Path, s: Settings) -> list[dict]:
     return [{"iteration": r["iteration"], "labels": r["labels"],
              "models": [str(Path(r["model"]).with_name(f"graph.{k:03d}.pb")) for k in range(s.n_models)]}
             for r in rows]
-
-
-def ratios(arms: dict, key: str) -> dict:
-    need = {k: v[key] for k, v in arms.items()}
-    out = {}
-    for ref in ("dpgen", "dpgen-rule", "random"):
-        if need.get("heal") is not None and need.get(ref):
-            out[f"heal/{ref}"] = need["heal"] / need[ref]
-    return out
 
 
 def report(out: dict) -> None:

@@ -61,6 +61,16 @@ def labels_to_reach(curve: list[tuple[int, float]], target: float) -> float | No
     return None
 
 
+def ratios(arms: dict, key: str) -> dict:
+    """heal / other arm of `key` (e.g. ``labels_to_target``) for each arm where both are known."""
+    need = {k: v[key] for k, v in arms.items()}
+    out = {}
+    for ref in ("dpgen", "dpgen-rule", "random"):
+        if need.get("heal") is not None and need.get(ref):
+            out[f"heal/{ref}"] = need["heal"] / need[ref]
+    return out
+
+
 def separation(a: list[dict], b: list[dict], target: float | None = None) -> dict:
     """Whether two arms' curves differ by more than training noise where it decides labels-to-target.
 

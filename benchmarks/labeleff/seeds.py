@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import statistics
 
-from .evaluate import labels_to_reach, separation
+from .evaluate import labels_to_reach, ratios, separation
 
 
 def _curve(arm: dict) -> list[tuple[int, float]]:
@@ -47,16 +47,14 @@ def per_run(out: dict) -> dict:
     if "heal" not in arms:
         return row
     heal = arms["heal"]
+    ratio, selected = ratios(arms, "labels_to_target"), ratios(arms, "selected_to_target")
     for name, arm in arms.items():
         if name == "heal":
             continue
-        both = heal["labels_to_target"] is not None and arm["labels_to_target"]
-        sel = heal["selected_to_target"], arm["selected_to_target"]
         sep = separation(heal["points"], arm["points"], out["target_force"])
         z = [sep["iterations"][i]["z"] for i in sep["deciding"]]
         row["pairs"][name] = {
-            "ratio": heal["labels_to_target"] / arm["labels_to_target"] if both else None,
-            "selected_ratio": sel[0] / sel[1] if both and sel[1] else None,
+            "ratio": ratio.get(f"heal/{name}"), "selected_ratio": selected.get(f"heal/{name}"),
             "equal_accuracy": equal_accuracy(_curve(heal), _curve(arm), n_init),
             "ahead": any(v > 2.0 for v in z), "behind": any(v < -2.0 for v in z)}
     return row
