@@ -27,7 +27,8 @@ iteration traces it.
 Everything is written under ``--work`` (``results.json`` at the end); a rerun reuses finished parts.
 ``--combine A/results.json B/results.json ...`` reads finished runs (other seeds and test sets) and prints
 each run's ratios with their median and range over runs (``labeleff/seeds.py``). ``--small`` is the
-CI-sized version (one tiny iteration pair, a tiny model): it checks the machinery, not the ratio. Prints the machine and date; copy the table into benchmarks/RESULTS.md.
+CI-sized version (one tiny iteration pair, a tiny model): it checks the machinery, not the ratio. Prints the
+machine and date; copy the table into benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
