@@ -1,6 +1,7 @@
 """Crash-safe file writes: temp file in the same directory, fsync, rename, fsync the directory.
 
-A reader sees the old content or the new one, never a torn file.
+A reader sees the old content or the new one, never a torn file. A write that fails for lack of space
+raises :class:`heal.errors.DiskFullError` naming the file (the temp file is removed, the old content stays).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from heal.errors import DiskFullError, is_no_space
 
 
 def fsync_file(path: str | os.PathLike) -> None:
@@ -48,11 +51,13 @@ def atomic_write_bytes(path: Path, data: bytes) -> Path:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if is_no_space(exc):
+            raise DiskFullError(path) from exc
         raise
     fsync_dir(path.parent)
     return path
@@ -68,8 +73,10 @@ def atomic_write_with(path: Path, writer) -> Path:
         writer(Path(tmp))
         fsync_file(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if is_no_space(exc):
+            raise DiskFullError(path) from exc
         raise
     fsync_dir(path.parent)
     return path
@@ -81,3 +88,19 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def atomic_write_json(path: Path, obj: Any) -> Path:
     return atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
+
+
+#: what programs print when a write fails for lack of space (strerror of ENOSPC and EDQUOT)
+NO_SPACE_MESSAGES = ("No space left on device", "Disk quota exceeded")
+
+
+def looks_out_of_space(path: str | os.PathLike, output: str = "", min_free: int = 1 << 20) -> bool:
+    """True if a program that failed in `path` most likely ran out of space: its `output` says so, or the
+    filesystem has less than `min_free` bytes left for unprivileged writers."""
+    if any(m in output for m in NO_SPACE_MESSAGES):
+        return True
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return False
+    return st.f_bavail * st.f_frsize < min_free

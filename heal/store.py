@@ -9,8 +9,11 @@ path and makes it durable itself:
 - **persist after every state change**: every LaunchPad operation (a checkout, a completion, an add_wf)
   appends the documents it changed to a journal as one fsynced line; the journal is compacted into a
   snapshot written by temp file + fsync + rename (format and crash rules: :mod:`heal.storefile`). A torn
-  last line is dropped on load, so an operation is in the state wholly or not at all. Cost per operation is
-  proportional to what changed, not to the size of the store;
+  last line is dropped on load and cut off by the next writer before it appends, so an operation is in the
+  state wholly or not at all. Cost per operation is proportional to what changed, not to the size of the store;
+- **a failed write stops the writer**: when a journal line or a snapshot cannot be written (a full disk:
+  :class:`~heal.errors.DiskFullError`), the store keeps the error, refuses every later write and the worker
+  stops; what is on disk is every operation acknowledged before, and a new process resumes from there;
 - **one writer at a time**: ``writer.lock`` is held with ``flock`` by the writing process and names its
   holder (pid, host, command, start time). The kernel drops the lock when the holder dies, so a stale lock is
   taken over automatically; a second live writer gets :class:`StoreLockedError` naming the holder;
@@ -25,9 +28,11 @@ on disk in the campaign directory.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import json
+import logging
 import os
 import socket
 import sys
@@ -37,128 +42,23 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import mongomock
-from mongomock.store import CollectionStore, DatabaseStore, ServerStore
 
-from heal.errors import ConfigError, StoreLockedError
 from heal import storefile as sf
+from heal.errors import ConfigError, SetupError, StoreLockedError
+from heal.store_changes import HealServerStore, new_collection, patch_mongomock
+
+log = logging.getLogger("heal.store")
 
 DB_NAME = "heal"
 LOCK = "writer.lock"
 
-_MUTATORS = ("insert_one", "insert_many", "replace_one", "update_one", "update_many", "delete_one", "delete_many",
-             "find_one_and_update", "find_one_and_replace", "find_one_and_delete", "bulk_write", "drop",
-             "create_index", "create_indexes", "drop_index", "drop_indexes", "rename")
-
-
-# ---------------------------------------------------------------------------------------------------------
-def _new_collection(name: str, owner) -> CollectionStore:
-    col = _HealCollectionStore(name)
-    col._heal_owner = owner
-    return col
-
-
-class _HealDatabaseStore(DatabaseStore):
-    def __init__(self, owner=None):
-        super().__init__()
-        self._heal_owner = owner
-
-    def __getitem__(self, col_name):
-        try:
-            return self._collections[col_name]
-        except KeyError:
-            col = self._collections[col_name] = _new_collection(col_name, self._heal_owner)
-            return col
-
-
-class _HealServerStore(ServerStore):
-    def __init__(self, owner=None):
-        super().__init__()
-        self._heal_owner = owner
-
-    def __getitem__(self, db_name):
-        try:
-            return self._databases[db_name]
-        except KeyError:
-            db = self._databases[db_name] = _HealDatabaseStore(self._heal_owner)
-            return db
-
-
-_TRACKED = ("insert_one", "insert_many", "replace_one", "update_one", "update_many", "delete_one", "delete_many",
-            "find_one_and_update", "find_one_and_replace", "find_one_and_delete")
-
-
-class _HealCollectionStore(CollectionStore):
-    """Records inserted / deleted ids while its owner has an operation open on this thread."""
-
-    def __setitem__(self, key, val):
-        super().__setitem__(key, val)
-        _touch(self, key)
-
-    def __delitem__(self, key):
-        super().__delitem__(key)
-        _touch(self, key)
-
-
-def _touch(col, _id) -> None:
-    owner = getattr(col, "_heal_owner", None)
-    if isinstance(owner, DurableStore) and owner._op_thread == threading.get_ident():
-        owner._op.setdefault(col, set()).add(_id)
-
-
-def _patch_mongomock() -> None:
-    """Make mongomock collections owned by a DurableStore record what each mutating call changed.
-
-    Documents a tracked call touches are the ones mongomock's own scan yields (``_iter_documents``: every
-    document an update, replace, delete or find-and-modify matched) plus inserted and deleted ids: a
-    superset of what changed, found without any extra scan. Untracked mutations (drop, index changes,
-    bulk writes, renames) ask for a full snapshot.
-    """
-    if getattr(mongomock.Collection, "_heal_patched", False):
-        return
-    orig_iter = mongomock.Collection._iter_documents
-
-    def _iter_documents(self, filter):
-        docs = orig_iter(self, filter)
-        owner = getattr(self._store, "_heal_owner", None)
-        if not isinstance(owner, DurableStore) or owner._op_thread != threading.get_ident():
-            return docs
-        ids = owner._op.setdefault(self._store, set())
-        return (ids.add(d["_id"]) or d for d in docs)
-
-    mongomock.Collection._iter_documents = _iter_documents
-    for name in _MUTATORS:
-        orig = getattr(mongomock.Collection, name, None)
-        if orig is None:
-            continue
-
-        def make(orig, name):
-            @functools.wraps(orig)
-            def wrapper(self, *args, **kwargs):
-                owner = getattr(self._store, "_heal_owner", None)
-                if owner is None or not isinstance(owner, DurableStore):
-                    return orig(self, *args, **kwargs)
-                with owner._mutex:
-                    outer = owner._op_thread is None
-                    if outer:
-                        owner._op_thread = threading.get_ident()
-                    try:
-                        result = orig(self, *args, **kwargs)
-                    finally:
-                        if outer:
-                            owner._op_thread = None
-                            touched, owner._op = owner._op, {}
-                    if outer:
-                        owner._changed(touched, full=name not in _TRACKED)
-                return result
-            return wrapper
-
-        setattr(mongomock.Collection, name, make(orig, name))
-    mongomock.Collection._heal_patched = True
 
 
 # ---------------------------------------------------------------------------------------------------------
 class DurableStore:
     """A mongomock server store persisted after every change (journal + snapshots, see heal.storefile)."""
+
+    tracks_changes = True  # heal.store_changes records what each mongomock call touched
 
     #: compact the journal into a new snapshot when it outgrows this many bytes and the snapshot
     compact_bytes = 4_000_000
@@ -176,16 +76,22 @@ class DurableStore:
         self.persist_count = 0
         self.persist_seconds = 0.0
         self._lock_fd: int | None = None
+        #: the error that made a write fail; once set, the store writes nothing more (see persist)
+        self.failure: BaseException | None = None
         self._acquire_lock()
         for junk in self.dir.glob(f".{sf.SNAPSHOT}.*.tmp"):  # a writer killed mid-persist; only writers make these
             junk.unlink(missing_ok=True)
-        self.server = _HealServerStore(self)
-        self.gen = sf.load(self.server, self.dir, lambda name: _new_collection(name, self))
+        self.server = HealServerStore(self)
+        self.gen = sf.load(self.server, self.dir, lambda name: new_collection(name, self))
         for old in sf.stale_journals(self.dir, self.gen):  # compaction interrupted after the new snapshot
             old.unlink(missing_ok=True)
         self._journal = sf.journal_path(self.dir, self.gen)
+        cut = sf.cut_torn_tail(self._journal)  # before any append: the next line must start on its own
+        if cut:
+            log.warning("%s: cut a torn last line (%d bytes) left by a crash; every complete operation is kept",
+                        self._journal, cut)
         self._snapshot_size = self.path.stat().st_size if self.path.is_file() else 0
-        _patch_mongomock()
+        patch_mongomock()
 
     # -- writer lock -----------------------------------------------------------------------------------
     def _acquire_lock(self) -> None:
@@ -200,6 +106,15 @@ class DurableStore:
                 f"the campaign store {self.dir} is in use by pid {holder.get('pid', '?')} on "
                 f"{holder.get('host', '?')} ({holder.get('command', '?')}, since {holder.get('since', '?')}); "
                 f"wait for it to finish or stop it, then retry") from None
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+                raise SetupError(
+                    f"{path}: the filesystem holding the campaign does not support file locks (flock: "
+                    f"{os.strerror(exc.errno)}); on Lustre mount it with '-o flock' (not 'noflock' or "
+                    f"'localflock'), on NFS run the lock daemon (no 'nolock' mount option), or put the campaign "
+                    f"on a local disk or use a MongoDB store (store.uri)") from None
+            raise
         info = {"pid": os.getpid(), "host": socket.gethostname(), "command": " ".join(sys.argv[:3]),
                 "since": time.strftime("%Y-%m-%dT%H:%M:%S")}
         os.ftruncate(fd, 0)
@@ -209,8 +124,9 @@ class DurableStore:
 
     def close(self) -> None:
         if self._lock_fd is not None:
-            with self._mutex:
-                self.persist()
+            if self.failure is None:
+                with self._mutex:
+                    self.persist()
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
@@ -231,17 +147,28 @@ class DurableStore:
             self.persist()
 
     def persist(self) -> None:
-        """Write what changed since the last call: a journal line, or a new snapshot when due."""
+        """Write what changed since the last call: a journal line, or a new snapshot when due.
+
+        A write that fails leaves the memory ahead of the disk: the error is kept in :attr:`failure` and
+        raised again by every later persist, so nothing more is written (a later line must never stand on
+        a missing one); the process stops and a new one resumes from what is on disk.
+        """
         with self._mutex:
+            if self.failure is not None:
+                raise self.failure
             if not self._full and not self._dirty:
                 return
             t0 = time.perf_counter()
-            if self._full or not self.path.is_file():
-                self.compact()
-            else:
-                size = sf.append_line(self._journal, sf.journal_line(self.server, self._dirty))
-                if size > max(self.compact_bytes, self._snapshot_size):
+            try:
+                if self._full or not self.path.is_file():
                     self.compact()
+                else:
+                    size = sf.append_line(self._journal, sf.journal_line(self.server, self._dirty))
+                    if size > max(self.compact_bytes, self._snapshot_size):
+                        self.compact()
+            except Exception as exc:
+                self.failure = exc
+                raise
             self._dirty.clear()
             self._full = False
             self.persist_count += 1
@@ -251,8 +178,8 @@ class DurableStore:
         """Write the whole state as snapshot gen+1, then drop the old journal."""
         with self._mutex:
             old = self._journal
+            sf.write_snapshot(self.dir, self.server, self.gen + 1)
             self.gen += 1
-            sf.write_snapshot(self.dir, self.server, self.gen)
             self._journal = sf.journal_path(self.dir, self.gen)
             old.unlink(missing_ok=True)
             self._snapshot_size = self.path.stat().st_size
@@ -287,7 +214,7 @@ class ReadOnlyStore:
     def __init__(self, directory: Path):
         self.dir = Path(directory).resolve()
         self.path = self.dir / sf.SNAPSHOT
-        self.server = _HealServerStore(None)
+        self.server = HealServerStore(None)
         self._stamp: tuple | None = None
         self.refresh()
 
@@ -298,7 +225,7 @@ class ReadOnlyStore:
             if not stamp or stamp == self._stamp:
                 return False
             try:
-                sf.load(self.server, self.dir, lambda name: _new_collection(name, None))
+                sf.load(self.server, self.dir, lambda name: new_collection(name, None))
             except FileNotFoundError:
                 continue
             self._stamp = stamp
@@ -353,6 +280,7 @@ def _launchpad_with_client(client, name: str = DB_NAME, store: DurableStore | No
         lp = cls(host="localhost", port=27017, name=name, strm_lvl="ERROR")
     finally:
         lpmod.MongoClient = orig
+    lp.heal_store = store  # the worker checks store.failure after each Firework
     return lp
 
 

@@ -52,11 +52,9 @@ def _spawn(code: str, *args: str, stdout=subprocess.PIPE) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env=_child_env())
 
 
-def _wait_line(proc: subprocess.Popen, expect: str, timeout: float = 30) -> str:
-    t0 = time.monotonic()
-    line = proc.stdout.readline()
+def _wait_line(proc: subprocess.Popen, expect: str) -> str:
+    line = proc.stdout.readline()  # pytest-timeout ends a hung child
     assert line.strip() == expect, f"child said {line!r}; stderr: {proc.stderr.read()[-2000:]}"
-    assert time.monotonic() - t0 < timeout
     return line
 
 
@@ -142,7 +140,9 @@ def _reported(log: Path) -> tuple[list[list[int]], float]:
 def test_kill_9_loses_no_reported_workflow(tmp_path):
     camp = tmp_path / "camp"
     snap = camp / "store" / "launchpad.json"
-    rng = random.Random(int(time.time()))
+    seed = 20261201
+    print(f"kill delays drawn with random.Random({seed})")
+    rng = random.Random(seed)
     reported_all: list[list[int]] = []
     extra_wfs = 0
     stats = []
@@ -287,12 +287,10 @@ def test_mask_uri():
 
 
 def test_unreachable_mongodb_is_a_config_error(tmp_path):
-    t0 = time.monotonic()
     with pytest.raises(ConfigError) as err:
         open_launchpad(tmp_path / "camp", uri="mongodb://heal:s3cret@127.0.0.1:1/x", timeout_ms=300)
     msg = str(err.value)
     assert "store.uri" in msg and "s3cret" not in msg and "heal:***@127.0.0.1:1" in msg, msg
-    assert time.monotonic() - t0 < 20
 
 
 @pytest.mark.skipif(not MONGO_URI, reason="set HEAL_MONGO_URI=mongodb://... to test on a real MongoDB server")
