@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from heal.loop.faults import run_with_kills  # noqa: E402
+from fault_harness import run_with_kills  # noqa: E402
 from tiny_campaign import tiny_campaign  # noqa: E402
 
 

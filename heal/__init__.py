@@ -8,8 +8,11 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
-#: Root of a source checkout (templates/, machines/ and workflows/ live beside the package).
+#: Root of a source checkout (tests and benchmarks live there; an installed wheel has none).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = PROJECT_ROOT / "templates"
-MACHINES_DIR = PROJECT_ROOT / "machines"
-WORKFLOWS_DIR = PROJECT_ROOT / "workflows"
+#: heal's shipped files: in a checkout ``heal/_share/*`` are links to the top-level templates/, machines/ and
+#: workflows/; a wheel carries copies of them, so ``pip install .`` (not only ``-e``) finds them.
+SHARE_DIR = Path(__file__).resolve().parent / "_share"
+TEMPLATES_DIR = SHARE_DIR / "templates"
+MACHINES_DIR = SHARE_DIR / "machines"
+WORKFLOWS_DIR = SHARE_DIR / "workflows"

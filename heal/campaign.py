@@ -48,6 +48,9 @@ class Campaign:
     @classmethod
     def create(cls, cfg: CampaignConfig) -> "Campaign":
         """Create the campaign directory; an existing one must hold the same config (else a clear error)."""
+        from heal.label.registry import check_oracle
+
+        check_oracle(cfg.label.oracle, cfg.label.params, cfg.system.type_map, str(cfg.source or cfg.name))
         root = cfg.campaign_dir()
         frozen = yaml.safe_dump(cfg.model_dump(mode="json", exclude={"source"}), sort_keys=True)
         cfile = root / CONFIG_NAME

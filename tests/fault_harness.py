@@ -1,8 +1,13 @@
 """Fault injection: kill a running campaign with SIGKILL at random moments, resume, and check nothing is lost.
 
-Used by ``tests/test_fault_injection.py`` (a handful of kills) and ``benchmarks/fault_injection.py`` (many).
-The campaign runs as ``python -m heal launch`` / ``python -m heal resume`` in its own process group, so the
-kill also takes down the ``dp`` / ``lmp`` children it was running, as a node failure would.
+Used by ``tests/test_fault_injection.py`` (a handful of kills) and ``benchmarks/fault_injection.py`` (many);
+it is a test harness, not part of the package. The campaign runs as ``python -m heal launch`` /
+``python -m heal resume`` in its own process group, so the kill also takes down the ``dp`` / ``lmp`` children
+it was running, as a node failure would.
+
+Any exit the harness did not cause is a failure (:class:`UnexpectedExit`, with the log's tail): a run that
+ends on its own must end with exit code 0 and the campaign finished; a crash of heal before a kill point is
+never silently resumed.
 
 Checked after the last resume:
 - every frame whose label was finished before a kill (its ``result.extxyz`` existed) is in the final
@@ -24,6 +29,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+
+class UnexpectedExit(AssertionError):
+    """heal exited by itself with a failure (or without finishing) where the harness expected it to run on."""
 
 
 @dataclass
@@ -94,9 +103,21 @@ def running_fireworks(root: Path) -> list[str]:
 
 
 def _start(args: list[str], log: Path) -> subprocess.Popen:
-    fh = open(log, "a")
-    return subprocess.Popen([sys.executable, "-m", "heal", *args], stdout=fh, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    with open(log, "a") as fh:
+        fh.write(f"\n$ heal {' '.join(args)}\n")
+        fh.flush()
+        return subprocess.Popen([sys.executable, "-m", "heal", *args], stdout=fh, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+
+
+def _check_own_exit(proc: subprocess.Popen, args: list[str], root: Path, log: Path) -> None:
+    """A run that ended by itself must have exited 0 with the campaign finished."""
+    if proc.returncode == 0 and (root / "finished.json").is_file():
+        return
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+    raise UnexpectedExit(f"'heal {' '.join(args)}' exited with code {proc.returncode} "
+                         f"({'campaign finished' if (root / 'finished.json').is_file() else 'campaign not finished'}) "
+                         f"where the harness expected it to run on; last lines of {log}:\n{tail}")
 
 
 def run_with_kills(config: Path, root: Path, n_kills: int, seed: int = 0, window: tuple[float, float] = (5.0, 60.0),
@@ -115,25 +136,23 @@ def run_with_kills(config: Path, root: Path, n_kills: int, seed: int = 0, window
         delay = float(rng.uniform(*window))
         try:
             proc.wait(timeout=delay)
-            if (root / "finished.json").is_file():
-                break  # finished before this kill point
-            continue
         except subprocess.TimeoutExpired:
             pass
+        else:
+            _check_own_exit(proc, args, root, log)
+            break  # finished before this kill point
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         seen |= labeled_hashes(root)  # labels finished before this kill must all end up stored
         rep.kills.append(Kill(k, round(delay, 2), running_fireworks(root), len(seen)))
         if time.monotonic() - t0 > timeout:
             break
-    # run to the end without interruption
-    for _ in range(3):
-        if (root / "finished.json").is_file():
-            break
+    # run to the end without interruption: one run must finish it
+    if not (root / "finished.json").is_file():
         proc = _start(args, log)
         rep.launches += 1
         proc.wait(timeout=max(60.0, timeout - (time.monotonic() - t0)))
-        args = ["resume", str(root)]
+        _check_own_exit(proc, args, root, log)
     rep.finished = (root / "finished.json").is_file()
     rep.iterations = len(list(root.glob("iter-*/report.json")))
     stored = stored_hashes(root)

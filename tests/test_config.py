@@ -133,8 +133,31 @@ def test_bad_campaign_fails_naming_file_field_and_fix(tmp_path, content, field, 
         load_config(p)
 
 
-def test_at_least_14_bad_cases_are_covered():
-    assert len(BAD) >= 14
+@pytest.mark.parametrize("label,field,hint", [
+    ({"oracle": "meam", "params": {"temperature": 300}}, "label.params", "allowed: library, potential, skin"),
+    ({"oracle": "universal", "params": {"model": "9.9"}}, "label.params.model", "use one of"),
+    ({"oracle": "vasp", "params": {"kpts": [0, 1, 1]}}, "label.params.kpts", "k-point divisions must be >= 1"),
+    ({"oracle": "gpaw", "params": {"ecut": -5}}, "label.params", "ecut must be > 0 eV"),
+], ids=["meam-unknown", "universal-model", "vasp-kpts", "gpaw-ecut"])
+def test_validate_checks_the_oracle_parameters(tmp_path, label, field, hint):
+    p = _write(tmp_path, _good(label=label))
+    res = _validate(p)
+    assert res.exit_code == 2, res.output
+    assert f"{p}: " in res.output and f"field '{field}'" in res.output and hint in res.output, res.output
+
+
+def test_validate_and_launch_refuse_an_oracle_that_misses_elements(tmp_path):
+    from heal.campaign import Campaign
+
+    p = _write(tmp_path, _good(system={"family": "HEA7"}, label={"oracle": "meam"}))
+    res = _validate(p)
+    assert res.exit_code == 2
+    assert f"{p}: field 'label.oracle'" in res.output and "does not cover Ti, Nb" in res.output, res.output
+    with pytest.raises(ConfigError, match="does not cover Ti, Nb"):
+        Campaign.from_file(p)
+    assert not (tmp_path / "campaigns").exists()   # nothing was created
+    ok = _write(tmp_path, _good(system={"family": "HEA7"}, label={"oracle": "universal"}), "ok.yaml")
+    assert _validate(ok).exit_code == 0
 
 
 def test_tab_indentation_is_malformed_yaml_naming_the_line(tmp_path):
@@ -180,7 +203,8 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
 
 # -- good campaign files ------------------------------------------------------------------------------------
 def test_ni_rich_explicit_composition_validates_and_resolves(tmp_path):
-    p = _write(tmp_path, {"name": "nirich", "system": {"elements": list(NI_RICH), "composition": NI_RICH}})
+    p = _write(tmp_path, {"name": "nirich", "system": {"elements": list(NI_RICH), "composition": NI_RICH},
+                          "label": {"oracle": "universal"}})  # MEAM, the default, has no Ti
     res = _validate(p)
     assert res.exit_code == 0, res.output
     assert "Ni0.6 Co0.1 Cr0.1 Al0.1 Ti0.1" in res.output

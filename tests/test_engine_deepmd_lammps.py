@@ -68,14 +68,14 @@ def _cell(seed: int = 0):
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
-    meam = pytest.importorskip("heal.label.meam")
     from heal.data.store import Dataset
     from heal.frames import set_labels
+    from heal.label import meam
 
     machine = load_machine(MACHINES_DIR / "local.yaml")
-    for key in ("dp", "lmp"):
-        if which(machine.argv(key)[0], job_env(machine, Job(key, [], Path.cwd()))) is None:
-            pytest.skip(f"{key} is not installed (pip install 'deepmd-kit[cpu,lmp]')")
+    for key in ("dp", "lmp"):  # installed by .ci/install with deepmd-kit[cpu,lmp]: missing is a failure
+        assert which(machine.argv(key)[0], job_env(machine, Job(key, [], Path.cwd()))) is not None, \
+            f"{key} is not installed (pip install 'deepmd-kit[cpu,lmp]')"
     root = tmp_path_factory.mktemp("engines")
     labeler = meam.MeamLabeler()
     base = _cell()
@@ -317,3 +317,37 @@ def test_restart_only_from_a_complete_checkpoint(tmp_path):
     _torn_checkpoint(tmp_path / "whole", complete=True)
     train_member(SPEC, TYPE_MAP, [tmp_path], tmp_path / "whole", rec, seed=1)
     assert rec.calls[0][-2:] == ["--restart", "model.ckpt"]
+
+
+# -- descriptors for max-volume selection -----------------------------------------------------------
+def test_structure_descriptors_from_a_real_frozen_model(engines):
+    """Real-model test: pooled DeePMD descriptors are per-element means, atom-order invariant, type-map ordered."""
+    from ase.build import bulk
+    from deepmd.infer import DeepPot
+
+    from heal.select.maxvol import pool_by_type, structure_descriptors
+
+    MODEL = engines.m0
+    dp = DeepPot(str(MODEL))
+    tm = list(dp.get_type_map())
+    rng = np.random.default_rng(0)
+    frames = []
+    for i in range(4):
+        a = bulk("Ni", "fcc", 3.56, cubic=True).repeat(2)
+        a.set_chemical_symbols(rng.choice(tm[:2] if i == 1 else tm, len(a)).tolist())
+        a.rattle(0.05, seed=i)
+        frames.append(a)
+    perm = frames[0][rng.permutation(len(frames[0]))]  # same structure, atoms shuffled
+    D = structure_descriptors(frames + [perm], MODEL, tm)
+    n_per_atom = D.shape[1] // len(tm)
+    assert D.shape == (5, len(tm) * n_per_atom) and np.isfinite(D).all()
+    assert np.allclose(D[4], D[0], atol=1e-8)
+    assert np.all(D[1, 2 * n_per_atom:] == 0.0)  # frame 1 has only the first two elements
+    a = frames[2]
+    per_atom = dp.eval_descriptor(a.get_positions().reshape(1, -1), a.cell.array.reshape(1, 9),
+                                  np.array([tm.index(s) for s in a.get_chemical_symbols()]))[0]
+    types = np.array([tm.index(s) for s in a.get_chemical_symbols()])
+    assert np.allclose(D[2], pool_by_type(per_atom, types, len(tm)))
+    rev = structure_descriptors(frames[:1], MODEL, tm[::-1])  # blocks follow the given type map
+    blocks = D[0].reshape(len(tm), -1)[::-1].reshape(-1)
+    assert np.allclose(rev[0], blocks)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from heal import MACHINES_DIR
-from heal.errors import FatalError, TransientError
+from heal.errors import FatalError, SetupError, TransientError
 from heal.exec import get_executor, load_machine
 from heal.exec.base import Job, Machine
 from heal.exec.dispatcher import DispatcherExecutor
@@ -120,7 +120,7 @@ def test_sigkill_is_transient(tmp_path):
 
 def test_missing_program_names_the_machine_key(tmp_path):
     ex = _local(lmp=["lmp-that-does-not-exist-here"])
-    with pytest.raises(FatalError) as ei:
+    with pytest.raises(SetupError) as ei:  # the setup, not the input, is at fault
         ex.run(Job("lmp", ["-in", "in.lammps"], tmp_path, log="lmp", timeout=60))
     msg = str(ei.value)
     assert "lmp-that-does-not-exist-here" in msg and "commands.lmp" in msg and "machines/test.yaml" in msg
@@ -136,7 +136,6 @@ def test_unknown_command_key_is_a_config_error(tmp_path):
 @pytest.fixture
 def dispatcher(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # dpdispatcher opens ./dpdispatcher.log where it is first imported
-    pytest.importorskip("dpdispatcher")
     m = load_machine(MACHINES_DIR / "dispatcher-local.yaml")
     m.dispatcher["machine"]["remote_root"] = str(tmp_path / "remote")
     m.commands["py"] = [sys.executable]
@@ -177,7 +176,6 @@ def test_programs_beside_heal_are_found_without_an_activated_venv(tmp_path, monk
         ex = _local(bare=[name])
     else:
         monkeypatch.chdir(tmp_path)
-        pytest.importorskip("dpdispatcher")
         m = load_machine(MACHINES_DIR / "dispatcher-local.yaml")
         m.dispatcher["machine"]["remote_root"] = str(tmp_path / "remote")
         m.commands["bare"] = [name]
@@ -214,3 +212,44 @@ def test_retries_are_bounded(tmp_path):
     with pytest.raises(TransientError, match="after 1 attempts"):
         get_executor(m).run(Job("py", [], tmp_path, log="flaky"))
     assert (tmp_path / "attempts").read_text() == "1"
+
+
+def _stage_jobs(tmp_path, n, fail=()):
+    jobs = []
+    for i in range(n):
+        work = tmp_path / "stage" / f"task-{i}"
+        work.mkdir(parents=True)
+        (work / "in.txt").write_text(f"{i}\n")
+        code = ("import sys; n = int(open('in.txt').read()); "
+                + ("print('frame %d broke' % n, file=sys.stderr); sys.exit(3)" if i in fail
+                   else "open('out.txt', 'w').write(str(n * n))"))
+        jobs.append(Job("py", ["-c", code], work, log="task", timeout=120, forward=["in.txt"], backward=["out.txt"]))
+    return jobs
+
+
+def test_dispatcher_runs_a_stage_as_one_submission_packed_by_group_size(tmp_path, dispatcher):
+    dispatcher.machine.dispatcher["resources"]["group_size"] = 2
+    jobs = _stage_jobs(tmp_path, 5, fail={3})
+    results = dispatcher.run_all(jobs)
+    inner = dispatcher.inner
+    assert len(inner.last_job_ids) == 3  # 5 tasks in groups of 2: three scheduler jobs, one submission
+    for i, (job, res) in enumerate(zip(jobs, results)):
+        if i == 3:  # the failing task fails alone, with its own stderr
+            assert isinstance(res, FatalError) and "exit code 3" in str(res) and "frame 3 broke" in str(res)
+        else:
+            assert res.returncode == 0 and (job.cwd / "out.txt").read_text() == str(i * i)
+    # the remote side never saw an absolute path of this machine's task directories
+    scripts = list((tmp_path / "remote").rglob("*.sub"))
+    assert scripts and not any(str(tmp_path / "stage") in p.read_text() for p in scripts)
+
+
+def test_local_stage_jobs_run_concurrently_and_fail_alone(tmp_path):
+    ex = _local(py=[sys.executable])
+    ex.machine.max_parallel = 2
+    stamp = "import time, sys; print(time.time()); time.sleep(1.0); print(time.time())"
+    jobs = [Job("py", ["-c", stamp], tmp_path / f"t{i}", log="t", timeout=60) for i in range(2)]
+    jobs += _stage_jobs(tmp_path, 2, fail={1})
+    results = ex.run_all(jobs)
+    (s0, e0), (s1, e1) = [[float(x) for x in (j.cwd / "t.out").read_text().split()] for j in jobs[:2]]
+    assert s1 < e0 and s0 < e1  # the two sleeps overlapped: they ran at the same time
+    assert results[2].returncode == 0 and isinstance(results[3], FatalError)

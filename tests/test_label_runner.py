@@ -20,17 +20,16 @@ from typer.testing import CliRunner
 
 from heal import MACHINES_DIR
 from heal.config import LabelSpec
-from heal.errors import TransientError
+from heal.errors import SetupError, TransientError
 from heal.exec import get_executor
 from heal.exec.base import Machine
 from heal.exec.local import LocalExecutor
 from heal.frames import frame_hash
 from heal.label.gpaw import GpawLabeler
-from heal.label.runner import REJECTED, RESULT, label_frames
+from heal.label import meam
+from heal.label.runner import REJECTED, RESULT, label_frames, retry_rejected
 
 pytestmark = pytest.mark.engine
-
-meam = pytest.importorskip("heal.label.meam")
 
 
 class Counting:
@@ -167,12 +166,15 @@ def test_transient_errors_are_retried(tmp_path, meam_labeler, executor):
     lab = Counting(meam_labeler, faults=[TransientError("node lost"), TransientError("queue hiccup"), None])
     r = label_frames(frames, LabelSpec(oracle="meam", retries=2), tmp_path, executor, labeler=lab, backoff_s=0.01)
     assert lab.calls == 3 and len(r.labeled) == 1 and not r.rejected
-    # one retry too few: recorded as a rejection with the last message
+    # one retry too few: the batch stops with the last message and records nothing against the frame
     lab = Counting(meam_labeler, faults=[TransientError("node lost"), TransientError("queue hiccup"), None])
-    r = label_frames(hea4_frames(1, seed=6), LabelSpec(oracle="meam", retries=1), tmp_path, executor,
-                     labeler=lab, backoff_s=0.01)
-    assert lab.calls == 2 and not r.labeled
-    assert r.rejected[0]["stage"] == "oracle" and "queue hiccup" in r.rejected[0]["reason"]
+    frame = hea4_frames(1, seed=6)
+    with pytest.raises(TransientError, match="queue hiccup.*heal resume"):
+        label_frames(frame, LabelSpec(oracle="meam", retries=1), tmp_path, executor, labeler=lab, backoff_s=0.01)
+    assert lab.calls == 2 and not (tmp_path / frame_hash(frame[0]) / REJECTED).exists()
+    # the relaunch (heal resume) labels it
+    r = label_frames(frame, LabelSpec(oracle="meam", retries=1), tmp_path, executor, labeler=lab, backoff_s=0.01)
+    assert lab.calls == 3 and len(r.labeled) == 1 and not r.rejected
 
 
 def test_oracle_crash_does_not_stop_the_batch(tmp_path, meam_labeler, executor):
@@ -184,30 +186,62 @@ def test_oracle_crash_does_not_stop_the_batch(tmp_path, meam_labeler, executor):
     assert "RuntimeError: segfault-like crash" in r.rejected[0]["reason"]
 
 
-def test_element_outside_oracle_is_recorded(tmp_path, meam_labeler, executor):
-    (a,) = hea4_frames(1, seed=8)
-    a[0].symbol = "Nb"
-    r = label_frames([a], LabelSpec(oracle="meam"), tmp_path, executor, labeler=meam_labeler)
-    assert r.rejected[0]["stage"] == "oracle" and "Nb" in r.rejected[0]["reason"]
+def test_element_outside_oracle_stops_the_batch_without_a_rejection(tmp_path, meam_labeler, executor):
+    frames = hea4_frames(2, seed=8)
+    frames[1][0].symbol = "Nb"
+    with pytest.raises(SetupError, match="Nb.*universal"):
+        label_frames(frames, LabelSpec(oracle="meam"), tmp_path, executor, labeler=meam_labeler)
+    assert (tmp_path / frame_hash(frames[0]) / RESULT).is_file()       # labeled before the error: kept
+    assert not list(tmp_path.glob(f"*/{REJECTED}"))
 
 
-@pytest.mark.parametrize("argv, retries, expect", [
-    (["false"], 2, "exit code 1"),
-    ([sys.executable, "-c", "import sys; sys.exit(3)"], 2, "exit code 3"),
-    ([sys.executable, "-c", "import time; time.sleep(30)"], 1, "timed out"),
+@pytest.mark.parametrize("argv, expect", [
+    (["false"], "exit code 1"),
+    ([sys.executable, "-c", "import sys; sys.exit(3)"], "exit code 3"),
 ])
-def test_failing_oracle_subprocess_is_a_rejection(tmp_path, argv, retries, expect):
+def test_failing_oracle_subprocess_is_a_rejection(tmp_path, argv, expect):
     """The GPAW labeler with its program replaced: a real subprocess through the real LocalExecutor."""
     executor = LocalExecutor(Machine(commands={"gpaw_python": argv}, source="test machine"))
     frames = hea4_frames(1, seed=9)
-    spec = LabelSpec(oracle="gpaw", retries=retries, timeout_s=0.5)
+    spec = LabelSpec(oracle="gpaw", retries=2, timeout_s=30)
     r = label_frames(frames, spec, tmp_path, executor, labeler=GpawLabeler({}), backoff_s=0.01)
     assert not r.labeled
     (rej,) = r.rejected
     assert rej["stage"] == "oracle" and expect in rej["reason"]
-    if expect == "timed out":
-        assert "after 2 attempt(s)" in rej["reason"]
     assert (tmp_path / rej["hash"] / "oracle" / "gpaw_input.json").is_file()
+
+
+def test_timeouts_past_the_retries_stop_the_batch_and_are_tried_again(tmp_path):
+    executor = LocalExecutor(Machine(commands={"gpaw_python": [sys.executable, "-c", "import time; time.sleep(30)"]},
+                                     source="test machine"))
+    frames = hea4_frames(1, seed=9)
+    spec = LabelSpec(oracle="gpaw", retries=1, timeout_s=0.5)
+    with pytest.raises(TransientError, match="after 2 attempt.*timed out after 0.5 s"):
+        label_frames(frames, spec, tmp_path, executor, labeler=GpawLabeler({}), backoff_s=0.01)
+    assert not list(tmp_path.glob(f"*/{REJECTED}"))
+
+
+def test_program_not_on_path_is_a_setup_error_and_labels_after_the_fix(tmp_path, meam_labeler):
+    """A missing oracle program writes no rejection; once the machine file names a program, the frame is labeled."""
+    frames = hea4_frames(1, seed=10)
+    spec = LabelSpec(oracle="gpaw", retries=0, timeout_s=30)
+    broken = LocalExecutor(Machine(commands={"gpaw_python": ["no-such-gpaw-python"]}, source="test machine"))
+    with pytest.raises(SetupError, match="no-such-gpaw-python.*not on PATH"):
+        label_frames(frames, spec, tmp_path, broken, labeler=GpawLabeler({}))
+    assert not list(tmp_path.glob(f"*/{REJECTED}"))
+    # the fixed machine runs a program that fails on this frame: now a rejection is right, and it is permanent
+    failing = LocalExecutor(Machine(commands={"gpaw_python": ["false"]}, source="test machine"))
+    r = label_frames(frames, spec, tmp_path, failing, labeler=GpawLabeler({}))
+    assert [x["stage"] for x in r.rejected] == ["oracle"]
+    again = label_frames(frames, spec, tmp_path, failing, labeler=GpawLabeler({}))
+    assert again.reused == 1 and again.rejected == r.rejected
+    # retried on purpose: the rejection moves aside (kept as history) and the frame is labeled afresh
+    assert retry_rejected(tmp_path) == [frame_hash(frames[0])]
+    h = frame_hash(frames[0])
+    assert (tmp_path / h / "rejected-0.json").is_file() and not (tmp_path / h / REJECTED).exists()
+    lab = Counting(meam_labeler)
+    r = label_frames(frames, LabelSpec(oracle="meam"), tmp_path, None, labeler=lab)
+    assert lab.calls == 1 and len(r.labeled) == 1 and not r.rejected
 
 
 def test_cli_label_round_trip(tmp_path, meam_labeler):
@@ -309,3 +343,22 @@ def test_labeled_frames_keep_the_hash_of_their_input(tmp_path, meam_labeler, exe
     again = label_frames(frames, LabelSpec(oracle="meam"), tmp_path, executor, labeler=meam_labeler)
     for res in (first, again):
         assert [frame_hash(a) for a in res.labeled] == [frame_hash(a) for a in frames]
+
+
+def test_full_disk_stops_the_batch_keeps_finished_labels_and_rejects_nothing(small_fs, meam_labeler):
+    """On a real full filesystem: DiskFullError naming the path, no rejection; freed, the rest is labeled."""
+    from heal.errors import DiskFullError
+
+    frames = hea4_frames(3, seed=11)
+    wd = small_fs.root / "label"
+    lab = Counting(meam_labeler)
+    first = label_frames(frames[:1], LabelSpec(oracle="meam"), wd, None, labeler=lab)
+    assert len(first.labeled) == 1
+    small_fs.fill()
+    with pytest.raises(DiskFullError, match=f"disk full: {wd}"):
+        label_frames(frames, LabelSpec(oracle="meam"), wd, None, labeler=lab)
+    assert not list(wd.glob(f"*/{REJECTED}"))
+    small_fs.free()
+    r = label_frames(frames, LabelSpec(oracle="meam"), wd, None, labeler=lab)
+    assert len(r.labeled) == 3 and not r.rejected and r.reused == 1
+    assert [a.info["heal_hash"] for a in r.labeled] == [frame_hash(a) for a in frames]

@@ -13,11 +13,9 @@ from ase.build import bulk
 
 from heal.errors import ConfigError, FatalError
 
+from heal.label.universal import UniversalLabeler
+
 pytestmark = pytest.mark.engine
-
-pytest.importorskip("chgnet", reason="chgnet is not installed (pip install torch==2.13.0 chgnet)")
-
-from heal.label.universal import UniversalLabeler  # noqa: E402
 
 HEA10 = ["Cr", "W", "Mo", "C", "Ni", "Co", "Fe", "Al", "Ti", "Nb"]
 

@@ -27,7 +27,7 @@ from heal.label import vasp_inputs as vi
 from heal.label.registry import get_labeler
 from heal.label.vasp import VaspLabeler
 
-from vasp_fixtures import ASE_VASP, DATA, nacl_frame, ni3al
+from vasp_fixtures import ASE_VASP, CHECKER, DATA, nacl_frame, ni3al
 
 
 def nicocral108(a: float = 3.57) -> Atoms:
@@ -195,25 +195,6 @@ def test_inputs_potcar_for_wrong_element_rejected(tmp_path, pp_lib):
 
 # ------------------------------------------------------------------------------------------------ wiring
 
-CHECKER = '''\
-"""Fake vasp for heal's wiring test: check the inputs heal wrote, then copy a real vasprun.xml into place."""
-import shutil
-import sys
-from pathlib import Path
-
-for name in ("INCAR", "KPOINTS", "POSCAR", "POTCAR"):
-    assert Path(name).is_file() and Path(name).stat().st_size > 0, f"{name} missing"
-incar = Path("INCAR").read_text()
-for tag in ("IBRION = -1", "NSW    = 0", "ISMEAR = 0", "SIGMA  = 0.05", "PREC   = Accurate", "EDIFF  = 1e-06"):
-    assert tag in incar, f"INCAR lacks {tag!r}"
-species = Path("POSCAR").read_text().splitlines()[5].split()
-titels = [ln.split("=")[1].split()[1] for ln in Path("POTCAR").read_text().splitlines() if "TITEL" in ln]
-assert [t.split("_")[0] for t in titels] == species, (titels, species)
-assert Path("KPOINTS").read_text().splitlines()[2] == "Gamma"
-shutil.copy(sys.argv[1], "vasprun.xml")
-print("fake vasp: inputs checked; copied", sys.argv[1])
-'''
-
 
 def test_wiring_fake_vasp_through_local_executor(tmp_path, pp_lib):
     checker = tmp_path / "checker.py"
@@ -240,3 +221,26 @@ def test_wiring_fake_vasp_through_local_executor(tmp_path, pp_lib):
 def test_wiring_execute_without_inputs_is_fatal(tmp_path):
     with pytest.raises(FatalError, match="missing"):
         VaspLabeler({}).execute(tmp_path, executor=None)
+
+
+def test_wiring_unset_vasp_pp_path_records_nothing_and_labels_once_set(tmp_path, pp_lib, monkeypatch):
+    """The label stage with VASP_PP_PATH unset stops with the message and rejects nothing; set, it labels."""
+    from heal.config import LabelSpec
+    from heal.label.runner import REJECTED, label_frames
+
+    checker = tmp_path / "checker.py"
+    checker.write_text(CHECKER)
+    machine = tmp_path / "machine.yaml"
+    machine.write_text(f"executor: local\ncommands:\n  vasp: [{sys.executable}, {checker}, "
+                       f"{ASE_VASP / 'vasprun_dfpt.xml'}]\n")
+    executor = get_executor(load_machine(machine))
+    spec = LabelSpec(oracle="vasp", params={"species_order": ["Na", "Cl"]}, d_min=1.0, timeout_s=120)
+    wd = tmp_path / "label"
+    monkeypatch.delenv("VASP_PP_PATH")
+    with pytest.raises(ConfigError, match="VASP_PP_PATH is not set"):
+        label_frames([nacl_frame()], spec, wd, executor)
+    assert not list(wd.glob(f"*/{REJECTED}"))
+    monkeypatch.setenv("VASP_PP_PATH", str(pp_lib))
+    res = label_frames([nacl_frame()], spec, wd, executor)
+    assert len(res.labeled) == 1 and not res.rejected
+    assert res.labeled[0].get_potential_energy() == pytest.approx(-6.74587304, abs=1e-8)

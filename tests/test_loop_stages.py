@@ -104,25 +104,44 @@ def test_select_skips_frames_already_in_the_dataset(tmp_path):
     lab.close()
 
 
-def test_label_stage_stops_the_iteration_when_too_many_labels_fail_but_keeps_the_good_ones(tmp_path):
+def _candidates(camp, frames):
     from ase.io import read, write
 
-    camp = _campaign(tmp_path, label={"max_fail_fraction": 0.4, "batch_size": 4})
-    good = [_cell(i) for i in range(2)]
-    bad = [_cell(10 + i) for i in range(2)]
-    for a in bad:
-        a.symbols[0] = "Ti"  # outside the MEAM teacher's elements: a fatal oracle error per frame
     sdir = camp.iter_dir(0) / "select"
     sdir.mkdir(parents=True)
-    write(sdir / "candidates.extxyz", good + bad, format="extxyz")
-    good = read(sdir / "candidates.extxyz", index=":2")  # what the stage reads (8-decimal positions)
+    write(sdir / "candidates.extxyz", frames, format="extxyz")
+    return read(sdir / "candidates.extxyz", index=":")  # what the stage reads (8-decimal positions)
+
+
+def test_label_stage_stops_the_iteration_when_too_many_labels_fail_but_keeps_the_good_ones(tmp_path):
+    camp = _campaign(tmp_path, label={"max_fail_fraction": 0.4, "batch_size": 4})
+    bad = [_cell(10 + i) for i in range(2)]
+    for a in bad:
+        a.positions[1] = a.positions[0] + [0.8, 0.0, 0.0]  # closer than label.d_min: a physics rejection
+    cands = _candidates(camp, [_cell(0), _cell(1)] + bad)
     with pytest.raises(FatalError, match="label.max_fail_fraction"):
         stage_label(camp, 0, 0)
     stored = camp.dataset.hashes() | camp.testset.hashes()
-    assert {frame_hash(a) for a in good} <= stored  # the good labels are kept
+    assert {frame_hash(a) for a in cands[:2]} <= stored  # the good labels are kept
     rep = json.loads((camp.iter_dir(0) / "label" / "batch-000.json").read_text())
     assert rep["labeled"] == 2 and len(rep["rejected"]) == 2
-    assert all("Ti" in r["reason"] for r in rep["rejected"])
+    assert all(r["stage"] == "precheck" and "too close" in r["reason"] for r in rep["rejected"])
+
+
+def test_label_stage_stopped_by_the_setup_stores_the_other_frames_and_rejects_nothing(tmp_path):
+    from heal.errors import SetupError
+
+    camp = _campaign(tmp_path, label={"batch_size": 4})
+    ti = _cell(12)
+    ti.symbols[0] = "Ti"  # outside the MEAM teacher's elements: the oracle cannot serve this campaign
+    cands = _candidates(camp, [_cell(0), _cell(1), ti, _cell(2)])
+    with pytest.raises(SetupError, match="no parameters for Ti"):
+        stage_label(camp, 0, 0)
+    stored = camp.dataset.hashes() | camp.testset.hashes()
+    # the other frames were labeled and stored; the Ti frame waits for an oracle that covers Ti
+    assert {frame_hash(a) for a in cands[:2] + cands[3:]} <= stored and frame_hash(cands[2]) not in stored
+    assert not list((camp.iter_dir(0) / "label").glob("*/rejected.json"))
+    assert not (camp.iter_dir(0) / "label" / "batch-000.json").exists()  # the batch is not finished
 
 
 def test_same_campaign_name_with_a_different_config_is_refused(tmp_path):
@@ -166,3 +185,51 @@ def test_random_pick_refills_the_cap_past_frames_the_filters_drop(tmp_path):
     out = stage_select(camp, 0)
     assert out["candidate"] == 10
     assert out["selected"] == 3 and out["too_close"] >= 1  # all three usable frames, found past the squeezed ones
+
+
+def test_selection_never_picks_past_the_label_budget(tmp_path):
+    """Budget 10, 8 labels used by iteration 0: iteration 1 may pick 2 frames, not max_per_iter = 4."""
+    from heal.fsutil import atomic_write_json
+    from heal.loop.stages import selection_cap
+
+    camp = _campaign(tmp_path, select={"f_lo": 0.1, "f_hi": 1.0, "max_per_iter": 4},
+                     loop={"max_iterations": 5, "label_budget": 10})
+    atomic_write_json(camp.report_path(0), {"iteration": 0, "labeled": 8})
+    assert selection_cap(camp, 0) == 4   # iteration 0 itself: nothing used before it
+    assert selection_cap(camp, 1) == 2
+    frames = [(10 * i, _cell(40 + i)) for i in range(6)]
+    _write_run(camp.iter_dir(1) / "explore" / "task-000" / "r", frames, [0.5] * 6)
+    out = stage_select(camp, 1)
+    assert out["candidate"] == 6 and out["selected"] == 2
+    atomic_write_json(camp.report_path(1), {"iteration": 1, "labeled": 2})
+    assert selection_cap(camp, 2) == 0
+
+
+def test_retry_rejected_frees_the_frames_of_unfinished_label_stages_only(tmp_path, monkeypatch):
+    from heal.fw.builder import label_and_plan
+    from heal.fw.runner import retry_rejected_frames
+    from heal.store import open_launchpad
+
+    monkeypatch.delenv("HEAL_MONGO_URI", raising=False)
+    camp = _campaign(tmp_path, label={"max_fail_fraction": 1.0, "batch_size": 2})
+    bad = [_cell(20 + i) for i in range(4)]
+    for a in bad:
+        a.positions[1] = a.positions[0] + [0.8, 0.0, 0.0]
+    cands = _candidates(camp, bad)
+    for batch in (0, 1):
+        assert len(stage_label(camp, 0, batch)["rejected"]) == 2
+    lp, store = open_launchpad(camp.root)
+    try:
+        ids = lp.add_wf(label_and_plan(camp, 0, 0, 2))
+        by_name = {lp.get_fw_by_id(i).name.split()[-1]: i for i in ids.values()}
+        lp.fireworks.update_one({"fw_id": by_name["label-0"]}, {"$set": {"state": "FIZZLED"}})
+        lp.fireworks.update_one({"fw_id": by_name["label-1"]}, {"$set": {"state": "COMPLETED"}})
+        lp.fireworks.update_one({"fw_id": by_name["plan"]}, {"$set": {"state": "COMPLETED"}})
+        freed = retry_rejected_frames(lp, camp)
+    finally:
+        store.close()
+    ldir = camp.iter_dir(0) / "label"
+    assert sorted(freed) == sorted(frame_hash(a) for a in cands[:2])
+    assert all((ldir / frame_hash(a) / "rejected-0.json").is_file() for a in cands[:2])
+    assert all((ldir / frame_hash(a) / "rejected.json").is_file() for a in cands[2:])  # completed: kept
+    assert len(stage_label(camp, 0, 0)["rejected"]) == 2  # labeled again (d_min still rejects them)

@@ -1,16 +1,13 @@
 """Unit tests of the max-volume (D-optimal) pick and the descriptor pooling / PCA (heal.select.maxvol).
 
 Constructed descriptor sets (orthogonal vs collinear rows) with known best subsets, a brute-force and a
-naive eager-greedy cross-check, and one test on a real frozen DeePMD model when one exists on disk
-(set HEAL_TEST_MODEL=/path/graph.pb to choose it; skipped otherwise).
+naive eager-greedy cross-check. Descriptors of a real frozen DeePMD model are tested in
+``test_engine_deepmd_lammps.py`` on the model that module trains.
 """
 
 from __future__ import annotations
 
-import glob
 import itertools
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -174,53 +171,6 @@ def test_pca_is_deterministic_scaled_and_reduces():
     assert np.allclose(q.transform(R), Z, atol=1e-8)
     with pytest.raises(ValueError):
         DescriptorPCA.fit(np.full((3, 4), np.nan))
-
-
-def _find_model() -> Path | None:
-    env = os.environ.get("HEAL_TEST_MODEL")
-    if env:
-        return Path(env) if Path(env).is_file() else None
-    root = Path(__file__).resolve().parents[1]
-    found = sorted(glob.glob(str(root / "campaigns/*/iter-*/train/model-*/graph.pb")))
-    found += sorted(glob.glob("/tmp/demo1/iter-*/train/model-*/graph.pb"))
-    return Path(found[0]) if found else None
-
-
-MODEL = _find_model()
-
-
-@pytest.mark.skipif(MODEL is None, reason="no frozen DeePMD model (graph.pb) on disk: run `heal demo` or set "
-                                          "HEAL_TEST_MODEL; pooling and PCA are covered by synthetic tests")
-def test_structure_descriptors_from_a_real_frozen_model():
-    """Real-model test: pooled DeePMD descriptors are per-element means, atom-order invariant, type-map ordered."""
-    from ase.build import bulk
-    from deepmd.infer import DeepPot
-
-    from heal.select.maxvol import structure_descriptors
-
-    dp = DeepPot(str(MODEL))
-    tm = list(dp.get_type_map())
-    rng = np.random.default_rng(0)
-    frames = []
-    for i in range(4):
-        a = bulk("Ni", "fcc", 3.56, cubic=True).repeat(2)
-        a.set_chemical_symbols(rng.choice(tm[:2] if i == 1 else tm, len(a)).tolist())
-        a.rattle(0.05, seed=i)
-        frames.append(a)
-    perm = frames[0][rng.permutation(len(frames[0]))]  # same structure, atoms shuffled
-    D = structure_descriptors(frames + [perm], MODEL, tm)
-    n_per_atom = D.shape[1] // len(tm)
-    assert D.shape == (5, len(tm) * n_per_atom) and np.isfinite(D).all()
-    assert np.allclose(D[4], D[0], atol=1e-8)
-    assert np.all(D[1, 2 * n_per_atom:] == 0.0)  # frame 1 has only the first two elements
-    a = frames[2]
-    per_atom = dp.eval_descriptor(a.get_positions().reshape(1, -1), a.cell.array.reshape(1, 9),
-                                  np.array([tm.index(s) for s in a.get_chemical_symbols()]))[0]
-    types = np.array([tm.index(s) for s in a.get_chemical_symbols()])
-    assert np.allclose(D[2], pool_by_type(per_atom, types, len(tm)))
-    rev = structure_descriptors(frames[:1], MODEL, tm[::-1])  # blocks follow the given type map
-    blocks = D[0].reshape(len(tm), -1)[::-1].reshape(-1)
-    assert np.allclose(rev[0], blocks)
 
 
 def test_selection_pca_keeps_the_direction_in_which_a_candidate_is_new():

@@ -191,7 +191,10 @@ def test_status_html_escapes_values():
         {"iteration": 0, "stage": 0, "state": "<i>odd</i>", "fireworks": {"READY": 1}, "explored": 3,
          "accurate": 1, "candidate": 1, "failed": 1, "accurate_ratio": 1 / 3, "candidate_ratio": 1 / 3,
          "failed_ratio": 1 / 3, "selected": 1, "labeled": 1, "rejected": 0, "rmse_force": 0.12345,
-         "rmse_energy_per_atom": 0.002}]}
+         "rmse_energy_per_atom": 0.002}],
+        "fizzled": [{"fw_id": 7, "name": "c it0 init", "error": "ConfigError: no POTCAR <x>\nsecond line"}]}
     page = status_html(st)
+    assert "FIZZLED c it0 init (fw 7)" in page and "no POTCAR &lt;x&gt;\nsecond line" in page
     assert "<script>" not in page and "<i>odd" not in page and "&lt;script&gt;" in page
-    assert "33.3%" in page and "READY: 1" in page and "2" in page
+    assert "33.3%" in page and "READY: 1" in page
+    assert "<td>0.1235</td>" in page and "<td>2</td>" in page  # force RMSE (4 digits), energy RMSE in meV/atom

@@ -20,9 +20,13 @@ def _fmt(x, spec=".3f"):
 
 
 def print_event(ev: dict) -> None:
+    from heal.fw.runner import error_message
+
     data = ev.get("data") or {}
     bits = ", ".join(f"{k}={_fmt(v) if isinstance(v, float) else v}" for k, v in data.items()
                      if not k.startswith("_") and not isinstance(v, (list, dict)))
+    if ev["state"] == "FIZZLED" and data.get("_exception"):
+        bits = error_message(data["_exception"]).splitlines()[0][:200]
     colour = "green" if ev["state"] == "COMPLETED" else "red"
     console.print(f"[{colour}]{ev['state']:>9}[/] {ev['name']:<28} {ev['seconds']:7.1f} s  {bits}", highlight=False)
 
@@ -51,15 +55,26 @@ def print_summary(camp: Campaign, lp) -> dict:
     if cal:
         console.print(cal, highlight=False)
     fin = st.get("finished")
+    rejections = [(r["iteration"], x) for r in st["iterations"] for x in r.get("rejections", [])]
+    if rejections:
+        console.print(f"rejected frames ({len(rejections)}; retried only on purpose: heal resume --retry-rejected):",
+                      highlight=False)
+        for it, x in rejections[:10]:
+            console.print(f"  it{it} {x.get('hash', '?')[:12]} [{x.get('stage', '?')}] {x.get('reason', '')}",
+                          highlight=False)
+        if len(rejections) > 10:
+            console.print(f"  ... {len(rejections) - 10} more in heal status --json", highlight=False)
     console.print(f"dataset: {st['dataset']} ({st['dataset_frames']} frames; held-out {st['testset_frames']}); "
                   f"labels: {st['labels_total']}")
     if fin:
         console.print(f"stopped after iteration {fin['iteration']}: {fin['reason']}")
+    for f in st.get("fizzled", []):
+        console.print(f"[red]FIZZLED[/] {f['name']} (fw {f['fw_id']}): {f['error']}", highlight=False)
     return st
 
 
 def _run(camp: Campaign, lp) -> int:
-    from heal.fw.runner import fizzled_reasons, run_worker
+    from heal.fw.runner import run_worker
 
     try:
         res = run_worker(lp, camp, on_event=print_event)
@@ -67,9 +82,10 @@ def _run(camp: Campaign, lp) -> int:
         console.print(f"\ninterrupted; finished work is kept. Continue with: heal resume {camp.root}")
         return 130
     st = print_summary(camp, lp)
-    fz = fizzled_reasons(lp, camp)
-    for f in fz:
-        console.print(f"[red]FIZZLED[/] {f['name']} (fw {f['fw_id']}): {f['error']}", highlight=False)
+    fz = st["fizzled"]
+    if res.get("stopped_by"):
+        console.print(f"stopped: {res['stopped_by']['name']} failed on the setup; the Fireworks after it would "
+                      f"fail the same way", highlight=False)
     if fz:
         console.print(f"fix the cause, then: heal resume {camp.root}")
         return 1
@@ -117,12 +133,18 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def resume(campaign: str = typer.Argument(..., help="campaign name or directory"),
                lost_after: float = typer.Option(4 * 3600, help="MongoDB only: seconds without a ping after "
-                                                               "which a RUNNING Firework counts as lost")) -> None:
+                                                               "which a RUNNING Firework counts as lost"),
+               retry_rejected: bool = typer.Option(False, "--retry-rejected",
+                                                   help="also label again the frames rejected in label stages "
+                                                        "that have not completed (e.g. after raising NELM)")) -> None:
         """Rerun fizzled and lost Fireworks and continue; finished work is never redone."""
-        from heal.fw.runner import open_campaign_launchpad, reset_lost
+        from heal.fw.runner import open_campaign_launchpad, reset_lost, retry_rejected_frames
 
         camp = Campaign.open(campaign)
         lp, store = open_campaign_launchpad(camp)
+        if retry_rejected:
+            freed = retry_rejected_frames(lp, camp)
+            console.print(f"{len(freed)} rejected frame(s) of unfinished label stages will be labeled again")
         rerun = reset_lost(lp, camp, embedded=store is not None, lost_after_s=lost_after)
         console.print(f"resuming '{camp.name}': {len(rerun)} Firework(s) set to rerun")
         run_and_exit(camp, lp, store)

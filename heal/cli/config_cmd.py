@@ -12,13 +12,16 @@ from heal.config import load_config
 def register(app: typer.Typer) -> None:
     @app.command()
     def validate(files: list[Path] = typer.Argument(..., help="campaign files (workflows/*.yaml)")) -> None:
-        """Validate campaign files: exit 0 if all are good, 2 with a message naming file, field and fix."""
+        """Validate campaign files (fields, the oracle's parameters and element coverage): exit 0 if all are good,
+        2 with a message naming file, field and fix."""
         from heal.errors import ConfigError
+        from heal.label.registry import check_oracle
 
         bad = 0
         for f in files:
             try:
                 cfg = load_config(f)
+                check_oracle(cfg.label.oracle, cfg.label.params, cfg.system.type_map, str(f))
             except ConfigError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 bad += 1

@@ -23,12 +23,15 @@ class Machine(BaseModel):
     #: command key -> argv prefix, e.g. ``lmp: [mpirun, -np, 2, lmp]``
     commands: dict[str, list[str]] = {}
     env: dict[str, str] = {}
-    #: dpdispatcher settings: ``machine`` (Machine.load_from_dict), ``resources``, ``check_interval``
+    #: dpdispatcher settings: ``machine`` (Machine.load_from_dict), ``resources``, ``check_interval`` and
+    #: ``resources_by_command`` (per command key, resources on top of ``resources``: e.g. GPUs for ``dp``)
     dispatcher: dict[str, Any] | None = None
     #: a job that fails transiently (killed, timed out, lost node) is run again this many times,
     #: after retry_backoff_s, doubled each time
     retries: int = Field(1, ge=0)
     retry_backoff_s: float = Field(5.0, ge=0.0)
+    #: local executor: how many of a stage's independent jobs run at once (None: the machine's CPU count)
+    max_parallel: int | None = Field(None, ge=1)
     source: str | None = None
 
     @field_validator("commands")
@@ -97,6 +100,14 @@ class Executor(Protocol):
 
     def run(self, job: Job) -> JobResult:
         """Run the job; raise TransientError (retry) or FatalError (give up) on failure."""
+        ...
+
+    def run_all(self, jobs: list[Job]) -> list[JobResult | Exception]:
+        """Run a stage's independent jobs together (one scheduler submission; concurrent processes locally).
+
+        Returns, in the order of `jobs`, each job's result or the error it failed with (the errors `run`
+        would raise); only an interruption (Ctrl-C) is raised, after every job has been stopped.
+        """
         ...
 
 

@@ -1,57 +1,190 @@
-"""Run jobs through dpdispatcher (Shell / Slurm / PBS / LSF, local or SSH), configured by machines/*.yaml."""
+"""Run jobs through dpdispatcher (Shell / Slurm / PBS / LSF, local or SSH), configured by machines/*.yaml.
+
+``run_all`` sends a stage's jobs as ONE dpdispatcher Submission: one Task per job, packed into scheduler jobs
+by the preset's ``resources.group_size``, each task uploading its ``forward`` files and bringing back its
+``backward`` files and logs. Task paths are relative to the jobs' common directory, so nothing a task runs
+names a path of the submitting machine. A resubmission of the same tasks (``heal resume`` after a kill) is
+the same Submission: dpdispatcher finds the jobs it had submitted and does not submit finished ones again.
+
+Each task records its program's exit code in ``heal.rc``; after a submission that dpdispatcher gave up on,
+whatever exists is brought back and every task gets its own outcome (finished, failed with its stderr, or
+not run), so one failing frame does not fail the others.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import re
 import shlex
+import signal
 import time
+from pathlib import Path
 
-from heal.errors import FatalError, TransientError
+from heal.errors import FatalError, SetupError, TransientError
 from heal.exec.base import Job, JobResult, Machine, job_env, tail
+
+log = logging.getLogger("heal.exec")
+
+#: the file in which each task records its program's exit code
+RC = "heal.rc"
+#: exit codes of a program killed from outside (scheduler, OOM killer, node failure): worth a retry
+_KILLED = {128 + signal.SIGKILL, 128 + signal.SIGTERM, 128 + signal.SIGINT, 256 - 9, 256 - 15}
+
+
+def _quiet_dpdispatcher() -> None:
+    """dpdispatcher logs every poll to stdout: keep the console for heal's lines and send its records to
+    ``dpdispatcher.log`` beside heal's campaign log (or in the working directory, its own default)."""
+    from dpdispatcher.dlog import dlog
+
+    from heal.logs import current_log
+
+    for h in list(dlog.handlers):
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler):
+            dlog.removeHandler(h)
+    campaign_log = current_log()
+    if campaign_log is not None:
+        target = str(campaign_log.parent / "dpdispatcher.log")
+        if not any(isinstance(h, logging.FileHandler) and h.baseFilename == target for h in dlog.handlers):
+            for h in [h for h in dlog.handlers if isinstance(h, logging.FileHandler)]:
+                dlog.removeHandler(h)
+            fh = logging.FileHandler(target, delay=True)
+            fh.setFormatter(logging.Formatter("%(asctime)s - %(levelname)s : %(message)s"))
+            dlog.addHandler(fh)
 
 
 class DispatcherExecutor:
     def __init__(self, machine: Machine):
         self.machine = machine
+        #: scheduler job ids of the last submission (for logs and status)
+        self.last_job_ids: list[str] = []
 
     def run(self, job: Job) -> JobResult:
+        (res,) = self.run_all([job])
+        if isinstance(res, Exception):
+            raise res
+        return res
+
+    def run_all(self, jobs: list[Job]) -> list[JobResult | Exception]:
+        if not jobs:
+            return []
+        by_command: dict[str, list[int]] = {}
+        for i, j in enumerate(jobs):
+            by_command.setdefault(j.command, []).append(i)
+        results: list[JobResult | Exception | None] = [None] * len(jobs)
+        for idx in by_command.values():  # a stage's jobs share a command: one submission
+            for i, r in zip(idx, self._run_submission([jobs[i] for i in idx])):
+                results[i] = r
+        return results  # type: ignore[return-value]
+
+    def submission(self, jobs: list[Job], preview: bool = False):
+        """The dpdispatcher Submission of `jobs` (one command): tasks relative to the jobs' common directory,
+        the preset's resources with ``dispatcher.resources_by_command[<command>]`` on top. `preview` swaps
+        the context for a local one that connects nowhere (the batch scripts do not depend on it)."""
         from dpdispatcher import Machine as DMachine
         from dpdispatcher import Resources, Submission, Task
 
         cfg = dict(self.machine.dispatcher or {})
+        base = Path(os.path.commonpath([str(Path(j.cwd).resolve()) for j in jobs]))
         mdict = dict(cfg["machine"])
-        mdict["local_root"] = str(job.cwd)
-        resources = dict(cfg.get("resources", {}))
+        mdict["local_root"] = str(base)
+        if preview:
+            mdict = {**mdict, "context_type": "LazyLocalContext", "remote_root": str(base)}
+            mdict.pop("remote_profile", None)
+        resources = {**cfg.get("resources", {}), **(cfg.get("resources_by_command") or {}).get(jobs[0].command, {})}
         envs = dict(resources.get("envs", {}))
         if str(mdict.get("context_type", "")).lower().startswith("local"):
             # as LocalExecutor: programs installed beside heal (dp, lmp) are found without an activated venv
-            envs.setdefault("PATH", job_env(Machine(), job)["PATH"])
+            envs.setdefault("PATH", job_env(Machine(), jobs[0])["PATH"])
         envs.update(self.machine.env)
-        envs.update(job.env)
         resources["envs"] = envs
-        argv = self.machine.argv(job.command) + list(job.args)
-        # dpdispatcher writes a shell script; shlex.join quotes every word so no value is interpreted.
-        cmd = shlex.join(argv)
-        out, err = f"{job.log}.out", f"{job.log}.err"
-        task = Task(command=cmd, task_work_path="./", forward_files=job.forward,
-                    backward_files=job.backward + [out, err], outlog=out, errlog=err)
-        machine = DMachine.load_from_dict(mdict)
-        res = Resources.load_from_dict(resources)
-        sub = Submission(work_base="./", machine=machine, resources=res, task_list=[task])
+        tasks = [Task(command=self._command(j), task_work_path=_rel(j.cwd, base),
+                      forward_files=list(j.forward), backward_files=list(j.backward) + [f"{j.log}.out",
+                                                                                       f"{j.log}.err", RC],
+                      outlog=f"{j.log}.out", errlog=f"{j.log}.err") for j in jobs]
+        return Submission(work_base="./", machine=DMachine.load_from_dict(mdict),
+                          resources=Resources.load_from_dict(resources), task_list=tasks)
+
+    def scripts(self, jobs: list[Job]) -> list[str]:
+        """The batch scripts `jobs` would be submitted as, each with the task commands it runs (nothing is
+        submitted): to check a preset."""
+        sub = self.submission(jobs, preview=True)
+        sub.generate_jobs()
+        return [sub.machine.gen_script(job) + "\n# --- tasks ---\n" + sub.machine.gen_script_command(job)
+                for job in sub.belonging_jobs]
+
+    def _run_submission(self, jobs: list[Job]) -> list[JobResult | Exception]:
+        _quiet_dpdispatcher()
+        cfg = dict(self.machine.dispatcher or {})
+        for j in jobs:
+            Path(j.cwd, RC).unlink(missing_ok=True)  # an exit code must come from this run
+        sub = self.submission(jobs)
         t0 = time.monotonic()
+        failure = None
         try:
             sub.run_submission(check_interval=int(cfg.get("check_interval", 1)), clean=True)
-        except RuntimeError as exc:
-            msg = str(exc)
-            if "fail" in msg.lower() and "times" in msg.lower():
-                raise FatalError(f"{argv[0]} failed under dpdispatcher in {job.cwd}; last lines of its stderr:\n"
-                                 f"{_failed_tail(job.cwd, err)}") from None
-            raise TransientError(f"dpdispatcher error in {job.cwd}: {msg}") from None
-        return JobResult(0, time.monotonic() - t0, job.cwd / out, job.cwd / err)
+        except (RuntimeError, FileNotFoundError) as exc:
+            # dpdispatcher gave up on a job, or a task did not write every backward file (VASP may write
+            # no OSZICAR, say): bring back whatever exists; each task's heal.rc says how it ended
+            if isinstance(exc, FileNotFoundError) and "download" not in str(exc):
+                raise SetupError(f"dpdispatcher could not send a task's input files: {exc}") from exc
+            failure = None if isinstance(exc, FileNotFoundError) else str(exc)
+            try:
+                sub.machine.context.download(sub, check_exists=True, mark_failure=False)
+            except Exception as dexc:  # noqa: BLE001 - the outcomes below say what is missing
+                log.warning("dpdispatcher: downloading after a failed submission: %s", dexc)
+        self.last_job_ids = [str(j.job_id) for j in sub.belonging_jobs if getattr(j, "job_id", "")]
+        log.info("dpdispatcher: %d task(s) as %d job(s) %s in %.0f s", len(jobs), len(sub.belonging_jobs),
+                 self.last_job_ids, time.monotonic() - t0)
+        seconds = time.monotonic() - t0
+        refused = _refused_submission(failure) if failure else None
+        if refused is not None and not any(Path(j.cwd, RC).is_file() for j in jobs):
+            err = SetupError(f"the scheduler refused the submission of {len(jobs)} task(s) from "
+                             f"{self.machine.source or 'the machine file'}: {refused}; fix the preset's "
+                             f"dispatcher.resources (queue_name, number_node, cpu_per_node, ...) or machine")
+            return [err] * len(jobs)
+        return [self._outcome(j, seconds, failure) for j in jobs]
+
+    def _command(self, job: Job) -> str:
+        argv = self.machine.argv(job.command) + list(job.args)
+        # dpdispatcher writes a shell script; shlex quotes every word so no value is interpreted
+        cmd = shlex.join(argv)
+        if job.env:
+            cmd = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in job.env.items()) + " " + cmd
+        return f"{cmd}; echo $? > {RC}; exit $(cat {RC})"
+
+    def _outcome(self, job: Job, seconds: float, failure: str | None) -> JobResult | Exception:
+        cwd = Path(job.cwd)
+        out, err = cwd / f"{job.log}.out", cwd / f"{job.log}.err"
+        program = self.machine.argv(job.command)[0]
+        try:
+            rc = int((cwd / RC).read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            why = f" (the submission failed: {' '.join(failure.split())[:300]})" if failure else ""
+            return TransientError(f"{program} in {cwd} did not finish under dpdispatcher{why}; "
+                                  f"last lines of its stderr:\n{_failed_tail(cwd, err.name)}")
+        if rc == 0:
+            return JobResult(0, seconds, out, err)
+        if rc in _KILLED:
+            return TransientError(f"{program} was killed (exit {rc}) in {cwd} under dpdispatcher")
+        return FatalError(f"{program} failed with exit code {rc} in {cwd} under dpdispatcher; "
+                          f"last lines of {err.name}:\n{tail(err) or tail(out)}")
 
 
-def _failed_tail(cwd, err: str) -> str:
-    """The stderr tail of a failed job: backward files are not copied back after a failure, but dpdispatcher
-    downloads ``<job_hash>_last_err_file`` (the end of the task's stderr) into the local root."""
+def _refused_submission(failure: str) -> str | None:
+    """The scheduler's own words when it refused a submission (sbatch / qsub / bsub failed), else None."""
+    m = re.search(r"fails to execute\s*\nerror message:(.*?)(?:\nreturn code|\Z)", failure, re.S)
+    return " ".join(m.group(1).split()) if m else None
+
+
+def _rel(cwd: Path, base: Path) -> str:
+    rel = os.path.relpath(Path(cwd).resolve(), base)
+    return "./" if rel == "." else rel + "/"
+
+
+def _failed_tail(cwd: Path, err: str) -> str:
+    """The stderr tail of a failed job: its own stderr if it came back, else dpdispatcher's
+    ``<job_hash>_last_err_file`` (the end of the task's stderr) in the local root."""
     text = tail(cwd / err)
     if text:
         return text

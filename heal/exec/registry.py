@@ -37,6 +37,24 @@ class Retrying:
                 time.sleep(delay)
                 delay *= 2
 
+    def run_all(self, jobs):
+        """All jobs together; those that failed transiently go out again together, up to ``retries`` times."""
+        results = self.inner.run_all(list(jobs))
+        delay = self.machine.retry_backoff_s
+        for attempt in range(self.machine.retries):
+            again = [i for i, r in enumerate(results) if isinstance(r, TransientError)]
+            if not again:
+                break
+            log.warning("%d job(s) failed transiently (first: %s); running them again in %.0f s (%d/%d)",
+                        len(again), results[again[0]], delay, attempt + 1, self.machine.retries)
+            time.sleep(delay)
+            delay *= 2
+            for i, r in zip(again, self.inner.run_all([jobs[i] for i in again])):
+                results[i] = r
+        n = self.machine.retries + 1
+        return [TransientError(f"{r} (after {n} attempts)") if isinstance(r, TransientError) and n > 1 else r
+                for r in results]
+
 
 def get_executor(machine: Machine | str | Path):
     import importlib

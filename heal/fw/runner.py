@@ -4,10 +4,17 @@ The worker loop launches one Firework at a time (``fireworks.core.rocket_launche
 nothing is READY, reporting each finished Firework. With the embedded store only the process holding the
 writer lock runs Fireworks; with MongoDB any number of workers (``heal worker`` or FireWorks' own
 ``rlaunch``) can share a campaign.
+
+The worker stops early, leaving the rest for ``heal resume``, when the embedded store could not write (a
+full disk: the error is raised) or when a Firework fizzled with an error of the setup (``SetupError``,
+``ConfigError``, ``DiskFullError``), which every following Firework would meet too. FireWorks' tracebacks
+go to the campaign's log file, not to the console.
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 import signal
 import time
 from pathlib import Path
@@ -76,11 +83,15 @@ def run_worker(lp, camp: Campaign, on_event: Callable[[dict], None] | None = Non
     """
     import fireworks.core.rocket
 
+    from heal.logs import error_stream
+
     fireworks.core.rocket.ROCKET_STREAM_LOGLEVEL = "ERROR"  # heal reports each Firework itself (on_event)
     fworker = FWorker(name="heal", query={"spec.campaign": str(camp.root)})
+    store = getattr(lp, "heal_store", None)
     ran = 0
     t_start = time.monotonic()
     interrupted = []
+    stopped_by = None
 
     def on_sigint(signum, frame):
         interrupted.append(signum)
@@ -90,17 +101,31 @@ def run_worker(lp, camp: Campaign, on_event: Callable[[dict], None] | None = Non
     try:
         while max_fireworks is None or ran < max_fireworks:
             t0 = time.monotonic()
-            launched = launch_rocket(lp, fworker, strm_lvl="ERROR")
+            with error_stream() as errlog, contextlib.redirect_stderr(errlog):
+                try:
+                    launched = launch_rocket(lp, fworker, strm_lvl="ERROR", err_file=errlog)
+                except Exception:
+                    if store is not None and store.failure is not None:
+                        raise store.failure from None
+                    raise
+            if store is not None and store.failure is not None:
+                raise store.failure  # FireWorks caught it; the disk is behind memory: stop here
             if interrupted:
                 raise KeyboardInterrupt
             if not launched:
                 break
             ran += 1
+            ev = last_event(lp, camp, time.monotonic() - t0)
             if on_event is not None:
-                on_event(last_event(lp, camp, time.monotonic() - t0))
+                on_event(ev)
+            details = (ev["data"].get("_exception") or {}).get("_details") or {}
+            if ev["state"] == "FIZZLED" and details.get("stops_worker"):
+                stopped_by = {"fw_id": ev["fw_id"], "name": ev["name"], "error": details.get("message", "")}
+                break
     finally:
         signal.signal(signal.SIGINT, previous)
-    return {"fireworks_run": ran, "seconds": time.monotonic() - t_start, "states": state_counts(lp, camp)}
+    return {"fireworks_run": ran, "seconds": time.monotonic() - t_start, "states": state_counts(lp, camp),
+            "stopped_by": stopped_by}
 
 
 def last_event(lp, camp: Campaign, seconds: float) -> dict:
@@ -125,23 +150,74 @@ def state_counts(lp, camp: Campaign) -> dict[str, int]:
 
 
 def open_campaign_launchpad(camp: Campaign, readonly: bool = False):
+    """The campaign's LaunchPad and embedded store; a writer also logs to ``<campaign>/logs/heal.log``."""
+    if not readonly:
+        from heal.logs import campaign_log
+
+        campaign_log(camp.root)
     return open_launchpad(camp.root, camp.cfg.store.uri, readonly=readonly)
 
 
+_CHAINED = re.compile(r"\n\n(?:During handling of the above exception, another exception occurred:|"
+                      r"The above exception was the direct cause of the following exception:)\n\n")
+
+
+def error_message(exception: dict) -> str:
+    """The whole message of a stored FireWorks exception (``_exception``): heal's own, else the traceback's end.
+
+    In a Python traceback the frames (``  File ...`` lines and their indented source lines) follow the
+    header; the exception line and every further line of its message come after them. Of a chain of
+    exceptions the last one is taken.
+    """
+    details = exception.get("_details") or {}
+    if isinstance(details, dict) and details.get("message"):
+        return f"{details.get('type', 'error')}: {details['message']}"
+    text = _CHAINED.split(str(exception.get("_stacktrace", "")))[-1]
+    lines = text.rstrip().splitlines()
+    start = next((i + 1 for i, ln in enumerate(lines) if ln.startswith("Traceback (most recent call last)")), 0)
+    while start < len(lines) and (lines[start].startswith("  File ") or lines[start].startswith("    ")):
+        start += 1
+    return "\n".join(lines[start:]).strip()
+
+
 def fizzled_reasons(lp, camp: Campaign) -> list[dict]:
-    """The error of each FIZZLED Firework (the last line of its stored traceback)."""
+    """The whole error message of each FIZZLED Firework of the campaign."""
     out = []
     for doc in lp.fireworks.find({"spec.campaign": str(camp.root), "state": "FIZZLED"},
                                  projection=["fw_id", "name", "launches"]):
         msg = ""
         if doc.get("launches"):
             launch = lp.launches.find_one({"launch_id": doc["launches"][-1]}, projection=["action"])
-            tb = (((launch or {}).get("action") or {}).get("stored_data") or {}).get("_exception", {})
-            lines = [ln for ln in str(tb.get("_stacktrace", "")).strip().splitlines() if ln.strip()]
-            msg = lines[-1] if lines else ""
+            exc = (((launch or {}).get("action") or {}).get("stored_data") or {}).get("_exception") or {}
+            msg = error_message(exc)
         out.append({"fw_id": doc["fw_id"], "name": doc["name"], "error": msg})
     return out
 
 
-def campaign_dir_arg(where: str | Path) -> Campaign:
-    return Campaign.open(where)
+def retry_rejected_frames(lp, camp: Campaign) -> list[str]:
+    """Free the rejected frames of the campaign's label stages that have not completed (init and label
+    Fireworks not COMPLETED), so that their rerun labels them again; return the frame hashes freed.
+
+    Rejections in completed stages stay: their iterations are over, and the frames they explored are
+    not part of any stage still to run.
+    """
+    from ase.io import read
+
+    from heal.frames import frame_hash
+    from heal.label.runner import retry_rejected
+
+    freed: list[str] = []
+    bs = camp.cfg.label.batch_size
+    for doc in lp.fireworks.find({"spec.campaign": str(camp.root), "state": {"$ne": "COMPLETED"}},
+                                 projection=["name", "spec.iteration", "spec.index"]):
+        name, spec = doc.get("name", ""), doc.get("spec", {})
+        if name.endswith(" init"):
+            freed += retry_rejected(camp.root / "init" / "label")
+        elif " label-" in name:
+            it, batch = spec["iteration"], spec["index"]
+            cands = camp.iter_dir(it) / "select" / "candidates.extxyz"
+            if not cands.is_file():
+                continue
+            frames = read(cands, index=":")[batch * bs:(batch + 1) * bs]
+            freed += retry_rejected(camp.iter_dir(it) / "label", {frame_hash(a) for a in frames})
+    return freed

@@ -1,24 +1,42 @@
 """FireTasks: thin shells that read the spec, call a stage function, and return an FWAction.
 
 Every Firework's spec carries its inputs explicitly (``campaign`` directory, ``iteration``, ``stage``,
-``index``); nothing relies on ``update_spec`` reaching dynamically added Fireworks.
+``index``); nothing relies on ``update_spec`` reaching dynamically added Fireworks. A stage that runs out of
+disk space raises :class:`~heal.errors.DiskFullError` whichever write failed, so the worker stops.
 """
 
 from __future__ import annotations
 
+import functools
+
 from fireworks import FiretaskBase, FWAction, explicit_serialize
 
 from heal.campaign import Campaign
+from heal.errors import DiskFullError, is_no_space
 
 
 def _campaign(task) -> Campaign:
     return Campaign.open(task["campaign"])
 
 
+def _disk_full_is_named(run_task):
+    """Turn any "no space left" OSError of a stage into DiskFullError naming the file."""
+    @functools.wraps(run_task)
+    def wrapper(self, fw_spec):
+        try:
+            return run_task(self, fw_spec)
+        except OSError as exc:
+            if is_no_space(exc):
+                raise DiskFullError(exc.filename or self["campaign"]) from exc
+            raise
+    return wrapper
+
+
 @explicit_serialize
 class InitTask(FiretaskBase):
     required_params = ["campaign"]
 
+    @_disk_full_is_named
     def run_task(self, fw_spec):
         from heal.loop.stages import stage_init
 
@@ -30,6 +48,7 @@ class InitTask(FiretaskBase):
 class TrainTask(FiretaskBase):
     required_params = ["campaign", "iteration", "index"]
 
+    @_disk_full_is_named
     def run_task(self, fw_spec):
         from heal.loop.stages import stage_train
 
@@ -43,6 +62,7 @@ class TrainTask(FiretaskBase):
 class ExploreTask(FiretaskBase):
     required_params = ["campaign", "iteration", "stage", "index"]
 
+    @_disk_full_is_named
     def run_task(self, fw_spec):
         from heal.loop.stages import stage_explore
 
@@ -56,6 +76,7 @@ class SelectTask(FiretaskBase):
 
     required_params = ["campaign", "iteration", "stage"]
 
+    @_disk_full_is_named
     def run_task(self, fw_spec):
         from heal.fw.builder import label_and_plan
         from heal.loop.stages import stage_select
@@ -70,6 +91,7 @@ class SelectTask(FiretaskBase):
 class LabelTask(FiretaskBase):
     required_params = ["campaign", "iteration", "index"]
 
+    @_disk_full_is_named
     def run_task(self, fw_spec):
         from heal.loop.stages import stage_label
 
@@ -84,6 +106,7 @@ class PlanTask(FiretaskBase):
 
     required_params = ["campaign", "iteration", "stage"]
 
+    @_disk_full_is_named
     def run_task(self, fw_spec):
         from heal.fw.builder import iteration_workflow
         from heal.loop.report import stage_plan

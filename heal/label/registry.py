@@ -24,3 +24,22 @@ def get_labeler(name: str, params: dict[str, Any] | None = None):
         raise ConfigError(f"field 'label.oracle': unknown oracle {name!r}; use one of {sorted(LABELERS)}")
     mod, cls = LABELERS[name].split(":")
     return getattr(importlib.import_module(mod), cls)(dict(params or {}))
+
+
+def check_oracle(oracle: str, params: dict[str, Any] | None, elements: list[str], source: str = "") -> None:
+    """ConfigError unless `oracle` takes `params` and covers every one of the campaign's `elements`.
+
+    Builds the labeler (its parameter checks run; nothing is computed), then compares its element list.
+    """
+    where = f"{source}: " if source else ""
+    try:
+        lab = get_labeler(oracle, params)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}{exc}") from None
+    covered = getattr(lab, "elements", None)
+    missing = [el for el in elements if covered is not None and el not in covered]
+    if missing:
+        others = sorted(n for n in LABELERS if n != oracle)
+        raise ConfigError(f"{where}field 'label.oracle': the {oracle!r} oracle does not cover {', '.join(missing)} "
+                          f"(it covers {' '.join(covered)}); choose an oracle for all of "
+                          f"{' '.join(elements)} (one of {others}) or drop those elements from 'system'")

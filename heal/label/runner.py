@@ -1,51 +1,57 @@
 """The labeling stage: label a batch of frames with the campaign's oracle, exactly once per frame.
 
-Layout (deterministic, keyed by content): every frame gets ``workdir/<frame_hash>/``; the oracle runs in
-``<frame_hash>/oracle/`` (recreated for each attempt). A frame is *finished* when its done-marker exists,
-written atomically (temp file, fsync, rename) as the very last step:
+Layout (deterministic, keyed by content; see :mod:`heal.label.frame_dir`): every frame gets
+``workdir/<frame_hash>/``; the oracle runs in ``<frame_hash>/oracle/``. A frame is *finished* when its
+done-marker exists (``result.extxyz`` or ``rejected.json``), written atomically as the very last step.
 
-- ``result.extxyz``: the labeled frame (energy eV, forces eV/Å, stress eV/Å^3), or
-- ``rejected.json``: ``{"hash", "reason", "stage", ...}`` with stage ``precheck`` (d_min etc., checked
-  before any oracle call), ``oracle`` (fatal error, crash, or transient errors past ``spec.retries``) or
-  ``sanity`` (the label failed :func:`heal.label.sanity.check_labels`).
+A batch goes in three steps: **prepare** (finished frames are read back, structures checked, inputs written
+for the rest), **run** (the oracle's jobs of the whole batch go to the executor together: one scheduler
+submission packed by the machine's ``group_size``, or concurrent processes locally; in-process oracles label
+one frame after another) and **finish** (outputs parsed, labels checked, markers written).
 
-A relaunch reads finished frames back and never calls the oracle for them again; a frame whose run was
-interrupted (no marker) is labeled afresh. To retry a rejected frame, delete its ``rejected.json``.
-A per-frame file lock keeps two concurrent stages from labeling the same frame twice.
-Transient errors (``heal.errors.TransientError``) are retried with exponential backoff; any other
-exception from the oracle rejects that frame only — the batch goes on.
+Only the frame's own physics is recorded as a rejection: stage ``precheck`` (d_min etc., before any oracle
+call), ``oracle`` (the oracle failed on this frame: ``FatalError`` such as SCF not converged, or a crash)
+or ``sanity`` (the label failed :func:`heal.label.sanity.check_labels`). What the frame is not at fault
+for writes nothing and stops the batch with the error, after the frames that did finish are stored, so
+that ``heal resume`` labels the rest once the cause is fixed:
+
+- setup errors (``ConfigError``, ``SetupError``: ``VASP_PP_PATH`` unset, a POTCAR or program missing, a
+  package not installed, an element the oracle does not cover) and anything raised while writing inputs;
+- a full disk (``DiskFullError``);
+- transient errors (``TransientError``) still failing after ``spec.retries`` retries with exponential backoff
+  (the failed frames of a batch are retried together).
+
+A relaunch reads finished frames back and never calls the oracle for them again; complete outputs left in
+``oracle/`` by a run killed before its marker are parsed, not recomputed. ``heal resume --retry-rejected``
+moves the rejections of the campaign's unfinished label stages aside so their frames are labeled again.
+Per-frame file locks keep two concurrent stages from labeling the same frame twice.
 """
 
 from __future__ import annotations
 
-import io
-import json
-import os
 import logging
 import shutil
 import time
 import traceback
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
-from ase.io import read, write
 from filelock import FileLock
 
 from heal.config import LabelSpec
-from heal.errors import FatalError, TransientError
+from heal.errors import (ConfigError, DiskFullError, FatalError, HealError, SetupError, TransientError,
+                         is_no_space)
 from heal.frames import frame_hash, has_labels
-from heal.fsutil import atomic_write_json, atomic_write_text
+from heal.label.frame_dir import (ORACLE_DIR, REJECTED, RESULT, extxyz_text, journal, on_input_structure,
+                                  plain_info, read_finished, reject, retry_rejected, write_result)
 from heal.label.sanity import check_labels, check_structure
 
 log = logging.getLogger("heal.label")
 
-RESULT = "result.extxyz"
-REJECTED = "rejected.json"
-ORACLE_DIR = "oracle"
+__all__ = ["LabelBatchResult", "REJECTED", "RESULT", "extxyz_text", "label_frames", "retry_rejected"]
 
 
 @dataclass
@@ -60,6 +66,9 @@ class LabelBatchResult:
     reused: int = 0
     #: repeated structures in the input (labeled once)
     duplicates: int = 0
+    #: the setup / disk / transient error that stopped the batch (``label_frames(..., partial=True)`` only);
+    #: the frames it left unfinished were not labeled
+    stopped_by: Exception | None = None
 
     @property
     def fail_fraction(self) -> float:
@@ -67,140 +76,173 @@ class LabelBatchResult:
         return len(self.rejected) / n if n else 0.0
 
 
-def extxyz_text(frames: Atoms | list[Atoms]) -> str:
-    """The extxyz text of one frame or a list of frames (labels included)."""
-    buf = io.StringIO()
-    write(buf, frames, format="extxyz")
-    return buf.getvalue()
+@dataclass
+class _Frame:
+    atoms: Atoms                        # the input frame
+    h: str
+    fdir: Path
+    frame: Atoms | None = None          # the clean copy the oracle sees
+    labeled: Atoms | None = None        # the oracle's result, before the checks
+    attempts: int = 0
+    done: tuple[str, Any] | None = None  # ('labeled', Atoms) | ('rejected', dict)
+    reused: bool = False
+
+    @property
+    def odir(self) -> Path:
+        return self.fdir / ORACLE_DIR
 
 
-def _plain_info(info: dict[str, Any]) -> dict[str, Any]:
-    """Keep the info entries extxyz can store faithfully (str, numbers, bools, numeric arrays)."""
-    out = {}
-    for k, v in info.items():
-        if isinstance(v, (str, bool, int, float, np.integer, np.floating)):
-            out[k] = v
-        elif isinstance(v, np.ndarray) and v.dtype.kind in "biuf":
-            out[k] = v
-    return out
+# -- prepare -----------------------------------------------------------------------------------------------
+def _prepare(f: _Frame, spec: LabelSpec, labeler) -> None:
+    """Read a finished frame back, or check its structure and get its oracle directory ready."""
+    done = read_finished(f.fdir)
+    if done is not None:
+        f.done, f.reused = done, True
+        return
+    why = check_structure(f.atoms, spec)
+    if why is not None:
+        f.done = reject(f.fdir, f.h, why, "precheck", oracle=labeler.name, attempts=0)
+        return
+    f.frame = Atoms(f.atoms.get_chemical_symbols(), positions=f.atoms.positions, cell=f.atoms.cell,
+                    pbc=f.atoms.pbc)
+    f.frame.info.update(plain_info(f.atoms.info))
+    _ready_oracle_dir(f, labeler)
 
 
-def _read_finished(fdir: Path) -> tuple[str, Any] | None:
-    """('labeled', Atoms) or ('rejected', dict) for a finished frame directory; None if unfinished."""
-    if (fdir / RESULT).is_file():
-        return "labeled", read(fdir / RESULT, format="extxyz")
-    if (fdir / REJECTED).is_file():
-        return "rejected", json.loads((fdir / REJECTED).read_text())
-    return None
-
-
-def _reject(fdir: Path, h: str, reason: str, stage: str, **extra: Any) -> dict[str, Any]:
-    rec = {"hash": h, "reason": reason, "stage": stage, **extra, "time": time.time()}
-    atomic_write_json(fdir / REJECTED, rec)
-    log.warning("frame %s rejected at %s: %s", h, stage, reason)
-    return rec
-
-
-JOURNAL = "oracle_calls.jsonl"
-
-
-def _on_input_structure(labeled: Atoms, atoms: Atoms) -> Atoms:
-    """The input frame, bit for bit, carrying the labels read back from ``result.extxyz``.
-
-    extxyz stores positions to 1e-8 Å; putting the labels back on the exact input arrays keeps
-    ``frame_hash`` of the labeled frame equal to the hash its label directory is named after, so the
-    dataset, the selector's "already labeled" check and the label directories all agree on identity.
-    """
-    if len(labeled) != len(atoms) or np.abs(labeled.positions - atoms.positions).max() > 1e-6:
-        raise FatalError("a stored label does not belong to its frame (positions differ); delete "
-                         "its label directory to relabel it")
-    out = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions.copy(), cell=atoms.cell.array.copy(),
-                pbc=atoms.pbc.copy())
-    out.info.update(labeled.info)
-    out.calc = SinglePointCalculator(out, **{k: v for k, v in labeled.calc.results.items()
-                                             if k in ("energy", "free_energy", "forces", "stress")})
-    return out
-
-
-def _journal(fdir: Path, event: str) -> None:
-    """Append one line to the label directory's oracle-call journal (audit trail for exactly-once checks)."""
-    line = json.dumps({"hash": fdir.name, "event": event, "pid": os.getpid(), "t": round(time.time(), 3)})
-    fd = os.open(fdir.parent / JOURNAL, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (line + "\n").encode())
-    finally:
-        os.close(fd)
-
-
-def _call_oracle(labeler, atoms: Atoms, odir: Path, executor) -> Atoms:
-    """Run the oracle in `odir`, or reuse a complete result an interrupted run left there.
-
-    A worker killed after the oracle finished but before the frame's done-marker was written leaves
-    complete outputs behind; parsing them instead of recomputing is what keeps an expensive label
-    (hours of DFT) from being computed twice.
-    """
-    if odir.is_dir():
+def _ready_oracle_dir(f: _Frame, labeler) -> None:
+    """Reuse complete outputs an interrupted run left in ``oracle/`` (hours of DFT are not computed twice),
+    else write the inputs afresh; anything failing while writing inputs is the setup's fault."""
+    if f.odir.is_dir():
         try:
-            labeled = labeler.read_results(odir, atoms)
+            f.labeled = labeler.read_results(f.odir, f.frame.copy())
         except Exception:  # incomplete / failed outputs: compute afresh
-            shutil.rmtree(odir)
+            shutil.rmtree(f.odir)
         else:
-            _journal(odir.parent, "reused")
-            return labeled
-    odir.mkdir(parents=True)
-    labeler.write_input(atoms, odir)
-    _journal(odir.parent, "start")
-    labeler.execute(odir, executor)
-    _journal(odir.parent, "done")
-    return labeler.read_results(odir, atoms)
+            journal(f.fdir, "reused")
+            return
+    f.odir.mkdir(parents=True)
+    try:
+        labeler.write_input(f.frame.copy(), f.odir)
+    except (HealError, OSError):
+        raise
+    except Exception as exc:
+        raise SetupError(f"{labeler.name}: writing the inputs in {f.odir} failed: {type(exc).__name__}: {exc}") \
+            from exc
 
 
-def _label_one(atoms: Atoms, h: str, fdir: Path, spec: LabelSpec, labeler, executor,
-               backoff_s: float) -> tuple[str, Any]:
-    reason = check_structure(atoms, spec)
-    if reason is not None:
-        return "rejected", _reject(fdir, h, reason, "precheck", oracle=labeler.name, attempts=0)
-    frame = Atoms(atoms.get_chemical_symbols(), positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
-    frame.info.update(_plain_info(atoms.info))
-    attempts = 0
+# -- run ---------------------------------------------------------------------------------------------------
+def _run(frames: list[_Frame], labeler, executor):
+    """Run the oracle for `frames`, yielding ``(frame, error or None)`` as each one ends: their jobs go to
+    the executor together; an in-process oracle labels one frame after the other."""
+    make_job = getattr(labeler, "job", None)
+    if make_job is None or executor is None:
+        for f in frames:
+            journal(f.fdir, "start")
+            try:
+                labeler.execute(f.odir, executor)
+            except Exception as exc:
+                yield f, exc
+            else:
+                yield f, None
+        return
+    jobs = []
+    for f in frames:
+        journal(f.fdir, "start")
+        jobs.append(make_job(f.odir))
+    for f, res in zip(frames, executor.run_all(jobs)):
+        yield f, (res if isinstance(res, Exception) else None)
+
+
+def _classify(exc: Exception, f: _Frame, labeler) -> tuple[str, Any]:
+    """('retry', exc) | ('stop', exc) | ('reject', done) for an error the oracle raised on frame `f`."""
+    if isinstance(exc, TransientError):
+        return "retry", exc
+    if isinstance(exc, (ConfigError, SetupError)):
+        return "stop", exc  # the setup's fault (DiskFullError included): fix it, then 'heal resume'
+    if isinstance(exc, FatalError):
+        return "reject", reject(f.fdir, f.h, str(exc), "oracle", oracle=labeler.name, attempts=f.attempts)
+    if is_no_space(exc):
+        return "stop", DiskFullError(getattr(exc, "filename", None) or f.odir)
+    if isinstance(exc, ImportError):
+        return "stop", SetupError(f"the {labeler.name} oracle cannot import {exc.name or exc}: install it, "
+                                  f"then 'heal resume'")
+    tb = "".join(traceback.format_exception(exc, limit=6))
+    return "reject", reject(f.fdir, f.h, f"oracle crashed: {type(exc).__name__}: {exc}", "oracle",
+                            oracle=labeler.name, attempts=f.attempts, traceback=tb)
+
+
+def _label_pending(pending: list[_Frame], spec: LabelSpec, labeler, executor, backoff_s: float) -> None:
+    """Run, retry and finish the frames that need the oracle; raise the first error that stops the batch
+    after finishing every frame that did succeed."""
+    todo = [f for f in pending if f.labeled is None]
+    attempt = 0
     while True:
-        attempts += 1
-        try:
-            labeled = _call_oracle(labeler, frame.copy(), fdir / ORACLE_DIR, executor)
-            break
-        except TransientError as exc:
-            if attempts > spec.retries:
-                return "rejected", _reject(fdir, h, f"transient failure persisted after {attempts} attempt(s): {exc}",
-                                           "oracle", oracle=labeler.name, attempts=attempts)
-            delay = min(backoff_s * 2 ** (attempts - 1), 300.0)
-            log.info("frame %s: transient error (%s); retry %d/%d in %.1f s", h, exc, attempts, spec.retries, delay)
-            time.sleep(delay)
-        except FatalError as exc:
-            return "rejected", _reject(fdir, h, str(exc), "oracle", oracle=labeler.name, attempts=attempts)
-        except Exception as exc:  # an oracle crash must never stop the batch
-            tb = traceback.format_exc(limit=6)
-            return "rejected", _reject(fdir, h, f"oracle crashed: {type(exc).__name__}: {exc}", "oracle",
-                                       oracle=labeler.name, attempts=attempts, traceback=tb)
+        attempt += 1
+        retry, stop = [], None
+        for f in pending:  # outputs reused from an interrupted run
+            if f.labeled is not None and f.done is None:
+                f.done = _finish(f, spec, labeler)
+        for f, exc in _run(todo, labeler, executor):
+            f.attempts = attempt
+            if exc is None:
+                journal(f.fdir, "done")
+                try:
+                    f.labeled = labeler.read_results(f.odir, f.frame.copy())
+                except Exception as perr:  # noqa: BLE001 - classified below like an oracle error
+                    exc = perr
+            if exc is None:
+                f.done = _finish(f, spec, labeler)  # stored at once: an interruption keeps it
+                continue
+            kind, val = _classify(exc, f, labeler)
+            if kind == "retry":
+                retry.append((f, val))
+            elif kind == "stop":
+                stop = stop or val
+            else:
+                f.done = val
+        if stop is not None:
+            raise stop
+        if not retry:
+            return
+        f, last = retry[0]
+        if attempt > spec.retries:
+            raise TransientError(f"{len(retry)} frame(s), first {f.h}: transient failure persisted after "
+                                 f"{attempt} attempt(s): {last}; nothing was recorded against them: "
+                                 f"'heal resume' tries them again") from last
+        delay = min(backoff_s * 2 ** (attempt - 1), 300.0)
+        log.info("%d frame(s): transient error (%s); retry %d/%d in %.1f s", len(retry), last, attempt,
+                 spec.retries, delay)
+        time.sleep(delay)
+        todo = [f for f, _ in retry]
+        for f in todo:
+            _ready_oracle_dir(f, labeler)
+        todo = [f for f in todo if f.labeled is None]  # outputs completed after all: nothing to rerun
+
+
+# -- finish ------------------------------------------------------------------------------------------------
+def _finish(f: _Frame, spec: LabelSpec, labeler) -> tuple[str, Any]:
+    labeled = f.labeled
     if not isinstance(labeled, Atoms) or not has_labels(labeled):
-        return "rejected", _reject(fdir, h, "the oracle returned no energy / forces", "sanity",
-                                   oracle=labeler.name, attempts=attempts)
-    reason = check_labels(labeled, spec, structure=False)  # structure checked above, positions unchanged
-    if reason is not None:
-        return "rejected", _reject(fdir, h, reason, "sanity", oracle=labeler.name, attempts=attempts)
-    labeled.info.update(frame.info)
-    labeled.info["heal_hash"] = h
+        return reject(f.fdir, f.h, "the oracle returned no energy / forces", "sanity", oracle=labeler.name,
+                      attempts=f.attempts)
+    why = check_labels(labeled, spec, structure=False)  # structure checked before, positions unchanged
+    if why is not None:
+        return reject(f.fdir, f.h, why, "sanity", oracle=labeler.name, attempts=f.attempts)
+    labeled.info.update(f.frame.info)
+    labeled.info["heal_hash"] = f.h
     labeled.info["oracle"] = labeler.name
-    atomic_write_text(fdir / RESULT, extxyz_text(labeled))
-    # return what a relaunch would read back, so both runs give identical labels
-    return "labeled", read(fdir / RESULT, format="extxyz")
+    return write_result(f.fdir, labeled)
 
 
+# -- the stage ---------------------------------------------------------------------------------------------
 def label_frames(frames: list[Atoms], spec: LabelSpec, workdir: Path, executor, labeler=None,
-                 backoff_s: float = 2.0) -> LabelBatchResult:
+                 backoff_s: float = 2.0, partial: bool = False) -> LabelBatchResult:
     """Label `frames` with ``spec.oracle`` (or the given `labeler`) into ``workdir``; see the module doc.
 
     `executor` runs the oracle's programs (``heal.exec.get_executor``); in-process oracles ignore it.
     `backoff_s` is the first retry delay after a transient error (doubled per retry, at most 300 s).
+    An error that stops the batch is raised; with `partial` it is returned in ``stopped_by`` instead, with
+    the frames finished before it, so that the caller can store those first and then raise it.
     """
     t0 = time.monotonic()
     workdir = Path(workdir)
@@ -212,24 +254,52 @@ def label_frames(frames: list[Atoms], spec: LabelSpec, workdir: Path, executor, 
     if getattr(labeler, "timeout", False) is None:
         labeler.timeout = spec.timeout_s
     res = LabelBatchResult()
-    seen: set[str] = set()
+    batch: dict[str, _Frame] = {}
     for atoms in frames:
         h = frame_hash(atoms)
-        if h in seen:
+        if h in batch:
             res.duplicates += 1
+        else:
+            batch[h] = _Frame(atoms, h, workdir / h)
+    try:
+        with ExitStack() as locks:
+            try:
+                for h in sorted(batch):  # one order for every stage: no two lock each other out
+                    batch[h].fdir.mkdir(exist_ok=True)
+                    locks.enter_context(FileLock(str(batch[h].fdir / ".lock")))
+                stop, pending = None, []
+                for f in batch.values():
+                    try:
+                        _prepare(f, spec, labeler)
+                    except (SetupError, ConfigError) as exc:  # this frame cannot go; label the others first
+                        stop = stop or exc
+                        continue
+                    if f.done is None:
+                        pending.append(f)
+                if pending:
+                    try:
+                        _label_pending(pending, spec, labeler, executor, backoff_s)
+                    except (SetupError, ConfigError, TransientError):
+                        if stop is None:
+                            raise
+                if stop is not None:
+                    raise stop
+            except OSError as exc:
+                if is_no_space(exc):
+                    raise DiskFullError(exc.filename or workdir) from exc
+                raise
+    except (SetupError, ConfigError, TransientError) as exc:
+        if not partial:
+            raise
+        res.stopped_by = exc
+        log.info("labeling stopped: %s", exc)
+    for f in batch.values():
+        if f.done is None:
             continue
-        seen.add(h)
-        fdir = workdir / h
-        fdir.mkdir(exist_ok=True)
-        with FileLock(str(fdir / ".lock")):
-            done = _read_finished(fdir)
-            if done is not None:
-                res.reused += 1
-            else:
-                done = _label_one(atoms, h, fdir, spec, labeler, executor, backoff_s)
-        kind, value = done
+        kind, value = f.done
+        res.reused += f.reused
         if kind == "labeled":
-            res.labeled.append(_on_input_structure(value, atoms))
+            res.labeled.append(on_input_structure(value, f.atoms))
         else:
             res.rejected.append({k: str(value.get(k, "")) for k in ("hash", "reason", "stage")})
     res.seconds = time.monotonic() - t0

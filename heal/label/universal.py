@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 from ase import Atoms
 
-from heal.errors import ConfigError, FatalError
+from heal.errors import ConfigError, FatalError, SetupError
 from heal.label.results import InProcessLabeler
 
 OUTPUT = "universal.json"
@@ -57,7 +57,7 @@ class UniversalLabeler(InProcessLabeler):
             try:
                 from chgnet.model import CHGNet
             except ImportError as exc:
-                raise FatalError(f"the universal teacher needs chgnet ({exc}); install it with "
+                raise SetupError(f"the universal teacher needs chgnet ({exc}); install it with "
                                  f"'pip install torch==2.13.0 chgnet' (CPU torch first)") from None
             self._model = CHGNet.load(model_name=self.model_name, use_device="cpu", verbose=False)
         return self._model

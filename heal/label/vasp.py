@@ -216,15 +216,19 @@ class VaspLabeler:
 
     # ------------------------------------------------------------------------------------ execute
 
-    def execute(self, workdir: Path, executor) -> None:
+    def job(self, workdir: Path) -> Job:
+        """The VASP run in `workdir` (inputs written, stale outputs removed) for an executor."""
         workdir = Path(workdir)
         missing = [f for f in INPUTS if not (workdir / f).is_file()]
         if missing:
             raise FatalError(f"{workdir}: VASP inputs {missing} missing; run write_input first")
         for name in OUTPUTS:  # results must come from this run, never from an earlier attempt
             (workdir / name).unlink(missing_ok=True)
-        job = Job(command=self.p.command, args=[], cwd=workdir, timeout=self.timeout, log="vasp",
-                  forward=list(INPUTS), backward=list(OUTPUTS))
+        return Job(command=self.p.command, args=[], cwd=workdir, timeout=self.timeout, log="vasp",
+                   forward=list(INPUTS), backward=list(OUTPUTS))
+
+    def execute(self, workdir: Path, executor) -> None:
+        job = self.job(workdir)
         executor.run(job)
 
     # ------------------------------------------------------------------------------------ parse

@@ -49,13 +49,13 @@ def explore(camp: Campaign, it: int, items: list, task_dir: Path) -> dict:
 def select(camp: Campaign, it: int) -> dict:
     """select-add over the runs' preselected frames; counts per MD step by γ (accurate / candidate / failed)."""
     from heal.explore.mtp import count_grades
-    from heal.loop.stages import finish_select
+    from heal.loop.stages import finish_select, selection_cap
     from heal.select.mtp_select import select_from_runs
 
     run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
     m = camp.model_dir(it, 0)
     frames, st = select_from_runs(run_dirs, m / "pot.mtp", m / "state.npz", camp.type_map,
-                                  camp.cfg.select.max_per_iter, d_min=camp.cfg.label.d_min,
+                                  selection_cap(camp, it), d_min=camp.cfg.label.d_min,
                                   known=camp.dataset.hashes() | camp.testset.hashes())
     counts = count_grades(run_dirs, camp.cfg.explore.mtp_save, camp.cfg.explore.mtp_break)
     return finish_select(camp, it, frames, counts, runs=len(run_dirs), mtp=asdict(st))

@@ -58,8 +58,10 @@ def stage_init(camp: Campaign) -> dict:
         out["imported"] = sum(r.added for r in reports)
         out["import_reports"] = [{"file": str(r.path), "added": r.added, "error": r.error} for r in reports]
     frames = initial_frames(camp)
-    res = label_frames(frames, camp.cfg.label, camp.root / "init" / "label", camp.executor)
+    res = label_frames(frames, camp.cfg.label, camp.root / "init" / "label", camp.executor, partial=True)
     added = camp.append_labels(res.labeled, {"stage": "init", "iteration": -1, "oracle": camp.cfg.label.oracle})
+    if res.stopped_by is not None:
+        raise res.stopped_by  # what was labeled before it is stored; 'heal resume' labels the rest
     out.update(labeled=len(res.labeled), rejected=res.rejected, **added)
     if len(camp.dataset) == 0:
         raise FatalError(f"{camp.root}: no initial training data: all {len(frames)} initial labels were rejected "
@@ -137,10 +139,23 @@ def stage_select(camp: Campaign, it: int) -> dict:
     seeds = {s.name: s.atoms for s in read_seed_set(camp.seeds_dir)} if calibrated else {}
     run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
     totals, cands, levels = screen_runs(camp, run_dirs, seeds, it)
-    frames, stats = pick(camp, it, cands, models_of(camp, it))
+    frames, stats = pick(camp, it, cands, models_of(camp, it), selection_cap(camp, it))
     counts = {"accurate": int(totals[0]), "candidate": int(totals[1]), "failed": int(totals[2])}
     return finish_select(camp, it, frames, counts, strategy=camp.cfg.select.strategy, runs=len(run_dirs),
                          levels=levels, **stats)
+
+
+def selection_cap(camp: Campaign, it: int) -> int:
+    """Frames iteration `it` may select: ``select.max_per_iter``, but never past ``loop.label_budget``
+    (labels of the iterations before `it`; initial labels do not count, as in the plan's budget rule)."""
+    cap = camp.cfg.select.max_per_iter
+    budget = camp.cfg.loop.label_budget
+    if budget is None:
+        return cap
+    from heal.loop.report import history
+
+    used = sum(r.get("labeled", 0) for r in history(camp) if r["iteration"] < it)
+    return max(0, min(cap, budget - used))
 
 
 def finish_select(camp: Campaign, it: int, frames: list, counts: dict, **extra) -> dict:
@@ -166,9 +181,11 @@ def stage_label(camp: Campaign, it: int, batch: int) -> dict:
     cands = read(camp.iter_dir(it) / "select" / "candidates.extxyz", index=":")
     frames = cands[batch * bs:(batch + 1) * bs]
     t0 = time.monotonic()
-    res = label_frames(frames, camp.cfg.label, ldir, camp.executor)
+    res = label_frames(frames, camp.cfg.label, ldir, camp.executor, partial=True)
     added = camp.append_labels(res.labeled, {"stage": "label", "iteration": it, "batch": batch,
                                              "oracle": camp.cfg.label.oracle})
+    if res.stopped_by is not None:
+        raise res.stopped_by  # what was labeled before it is stored; 'heal resume' labels the rest
     out = {"batch": batch, "frames": len(frames), "labeled": len(res.labeled), "rejected": res.rejected,
            "reused": res.reused, "seconds": time.monotonic() - t0, **added}
     if frames and len(res.rejected) / len(frames) > camp.cfg.label.max_fail_fraction:

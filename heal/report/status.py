@@ -72,6 +72,7 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
         for k, v in st.items():
             all_states[k] = all_states.get(k, 0) + v
     from heal.data.store import Dataset
+    from heal.fw.runner import fizzled_reasons
     from heal.store import mask_uri
 
     dataset, testset = Dataset(camp.root / "dataset"), Dataset(camp.root / "testset")  # read-only: no type map
@@ -88,6 +89,8 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
         "labels_total": sum(r["labeled"] for r in rows) + ((init or {}).get("labeled") or 0),
         "iterations": rows,
         "fireworks": all_states,
+        #: the whole error message of each FIZZLED Firework (its traceback stays in the launch record)
+        "fizzled": fizzled_reasons(lp, camp) if lp is not None else [],
         "converged": bool(finished and finished.get("converged")),
         "finished": finished,
         "state": ("finished" if finished else "fizzled" if all_states.get("FIZZLED")

@@ -76,7 +76,10 @@ def status_html(st: dict) -> str:
              ("labels", st.get("labels_total")), ("Fireworks", st.get("fireworks"))]
     if fin:
         facts.append(("stopped", f"after iteration {fin.get('iteration')}: {fin.get('reason')}"))
-    dl = "".join(f"<dt>{e(k)}</dt><dd>{e(_cell(v))}</dd>" for k, v in facts)
+    for f in st.get("fizzled", []):
+        facts.append((f"FIZZLED {f['name']} (fw {f['fw_id']})", f["error"]))
+    dl = "".join(f"<dt>{e(k)}</dt><dd><pre>{e(_cell(v))}</pre></dd>" if k.startswith("FIZZLED")
+                 else f"<dt>{e(k)}</dt><dd>{e(_cell(v))}</dd>" for k, v in facts)
     body = "\n".join(rows) or f'<tr><td colspan="{len(_COLUMNS)}">no iteration yet</td></tr>'
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>heal: {e(str(st['campaign']))}</title>"
             "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"

@@ -3,7 +3,7 @@
 1. **Screen** each run's ``model_devi.out`` with the trust levels of its group (fixed ``f_lo``/``f_hi``, or the
    levels calibrated after the previous iteration, per composition × phase), streaming (``screen_file``).
 2. **Filter** candidates: frames closer than ``label.d_min`` and frames already in the dataset are dropped.
-3. **Pick** up to ``max_per_iter``: ``random`` (DP-GEN's rule) or ``maxvol`` (greedy D-optimal on the
+3. **Pick** up to ``max_per_iter`` (fewer when less of ``loop.label_budget`` is left): ``random`` (DP-GEN's rule) or ``maxvol`` (greedy D-optimal on the
    iteration's own DeePMD descriptors, projected on components of the training set and a sample of the
    candidates, relative to the training set; memory-bounded streaming).
 Units: deviations eV/Å.
@@ -92,14 +92,16 @@ def _load(cands: list[tuple[Path, int, float]], type_map, d_min: float, known: s
                 yield i, atoms, "ok"
 
 
-def pick(camp: Campaign, it: int, cands: list, models: list[Path]) -> tuple[list, dict]:
-    """Choose up to ``max_per_iter`` candidate frames; returns (frames, counters)."""
+def pick(camp: Campaign, it: int, cands: list, models: list[Path], cap: int) -> tuple[list, dict]:
+    """Choose up to `cap` candidate frames (``max_per_iter`` within the label budget); (frames, counters)."""
     spec, tm = camp.cfg.select, camp.type_map
     known = camp.dataset.hashes() | camp.testset.hashes()
     stats = {"too_close": 0, "already_labeled": 0}
+    if cap <= 0:
+        return [], stats
     if spec.strategy == "random" or not cands:
-        return _pick_random(cands, spec.max_per_iter, [spec.seed, it], tm, camp.cfg.label.d_min, known, stats)
-    return _pick_maxvol(camp, it, cands, models[0], known, stats)
+        return _pick_random(cands, cap, [spec.seed, it], tm, camp.cfg.label.d_min, known, stats)
+    return _pick_maxvol(camp, it, cands, models[0], known, stats, cap)
 
 
 def _pick_random(cands: list, cap: int, seed: list[int], type_map, d_min: float, known: set, stats: dict):
@@ -122,7 +124,7 @@ def _pick_random(cands: list, cap: int, seed: list[int], type_map, d_min: float,
     return frames, stats
 
 
-def _pick_maxvol(camp: Campaign, it: int, cands: list, model: Path, known: set, stats: dict):
+def _pick_maxvol(camp: Campaign, it: int, cands: list, model: Path, known: set, stats: dict, cap: int):
     from heal.select.maxvol import select_streaming, selection_pca, structure_descriptors
 
     spec, tm = camp.cfg.select, camp.type_map
@@ -153,7 +155,7 @@ def _pick_maxvol(camp: Campaign, it: int, cands: list, model: Path, known: set, 
         kept.extend(i for i, _ in buf)  # frames are dropped; the chosen ones are read again below
         return pca.transform(structure_descriptors([a for _, a in buf], model, tm))
 
-    idx = select_streaming(chunks(), spec.max_per_iter, pca.transform(ref), seed=int(spec.seed * 1000 + it),
+    idx = select_streaming(chunks(), cap, pca.transform(ref), seed=int(spec.seed * 1000 + it),
                            min_grade=spec.min_grade, pool_factor=spec.pool_factor)
     chosen = [cands[kept[j]] for j in idx]
     loaded = {i: a for i, a, why in _load(chosen, tm, camp.cfg.label.d_min, known) if why == "ok"}

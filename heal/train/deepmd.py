@@ -10,6 +10,7 @@ a ``checkpoint`` file (a killed ``dp train``) restarts from it with ``dp train -
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,8 @@ from heal.errors import ConfigError, FatalError
 from heal.exec.base import Job
 from heal.fsutil import atomic_write_json
 from heal.templating import render_to
+
+log = logging.getLogger("heal.train")
 
 #: number density (atoms/Å^3) used to size the neighbour lists: above any metal of HEA10 (W: 0.063,
 #: Ni: 0.091, C in carbides ~0.10) with margin for compressed, hot frames.
@@ -158,6 +161,12 @@ def complete_checkpoint(workdir: Path) -> bool:
     return ok
 
 
+def drop_checkpoint(workdir: Path) -> None:
+    """Remove a training run's checkpoint files so that ``dp train`` starts from the beginning."""
+    for p in [workdir / "checkpoint", *workdir.glob("model.ckpt*")]:
+        p.unlink(missing_ok=True)
+
+
 def train_member(spec: TrainSpec, type_map: list[str], systems: list[Path], workdir: Path, executor, *,
                  seed: int, init_model: Path | None = None, test_systems: list[Path] | None = None) -> TrainResult:
     """Train, freeze and test one ensemble member in `workdir`; return the cached result if already done."""
@@ -172,12 +181,22 @@ def train_member(spec: TrainSpec, type_map: list[str], systems: list[Path], work
     t0 = time.monotonic()
     write_input(spec, type_map, systems, workdir, seed)
     args = ["--tf", "train", "input.json", "--skip-neighbor-stat"]
+    init = ["--init-frz-model", str(Path(init_model).resolve())] if init_model is not None else []
+
+    def train(extra: list[str]) -> None:
+        executor.run(Job("dp", args + extra, workdir, log="train", timeout=None,
+                         forward=["input.json"], backward=["lcurve.out", "checkpoint", "model.ckpt*"]))
+
     if complete_checkpoint(workdir):
-        args += ["--restart", "model.ckpt"]  # a killed run resumes from its last checkpoint
-    elif init_model is not None:
-        args += ["--init-frz-model", str(Path(init_model).resolve())]
-    executor.run(Job("dp", args, workdir, log="train", timeout=None,
-                     forward=["input.json"], backward=["lcurve.out", "checkpoint", "model.ckpt*"]))
+        try:
+            train(["--restart", "model.ckpt"])  # a killed run resumes from its last checkpoint
+        except FatalError as exc:  # a checkpoint cut short (a full disk, a kill mid-write): start afresh
+            log.warning("%s: dp train could not restart from model.ckpt (%s); training from the start",
+                        workdir, str(exc).splitlines()[0])
+            drop_checkpoint(workdir)
+            train(init)
+    else:
+        train(init)
     executor.run(Job("dp", ["--tf", "freeze", "-o", "graph.pb"], workdir, log="freeze", timeout=3600,
                      backward=["graph.pb"]))
     if not (workdir / "graph.pb").is_file():
