@@ -134,7 +134,9 @@ def test_init_from_frozen_model(engines):
     n = len(engines.ex.jobs)
     res = train_member(SPEC, TYPE_MAP, engines.train.system_dirs(), wd, engines.ex, seed=3, init_model=engines.m0)
     cmd, args = engines.ex.jobs[n]
-    assert args[1] == "train" and args[args.index("--init-frz-model") + 1] == str(engines.m0)
+    # the previous model travels with the inputs as init.pb (a copy, forwarded like them)
+    assert args[1] == "train" and args[args.index("--init-frz-model") + 1] == "init.pb"
+    assert (wd / "init.pb").read_bytes() == engines.m0.read_bytes()
     log = (wd / "train.err").read_text() + (wd / "train.out").read_text()
     assert "initialize training from the frozen model" in log
     assert (wd / "graph.pb").is_file() and res.test is None

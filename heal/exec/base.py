@@ -24,7 +24,8 @@ class Machine(BaseModel):
     commands: dict[str, list[str]] = {}
     env: dict[str, str] = {}
     #: dpdispatcher settings: ``machine`` (Machine.load_from_dict), ``resources``, ``check_interval`` and
-    #: ``resources_by_command`` (per command key, resources on top of ``resources``: e.g. GPUs for ``dp``)
+    #: ``resources_by_command`` (per command key, resources on top of ``resources``: e.g. GPUs for ``dp``);
+    #: ``clean: false`` keeps the finished tasks' files in ``remote_root`` (to look at them)
     dispatcher: dict[str, Any] | None = None
     #: a job that fails transiently (killed, timed out, lost node) is run again this many times,
     #: after retry_backoff_s, doubled each time

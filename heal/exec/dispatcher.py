@@ -122,7 +122,7 @@ class DispatcherExecutor:
         t0 = time.monotonic()
         failure = None
         try:
-            sub.run_submission(check_interval=int(cfg.get("check_interval", 1)), clean=True)
+            sub.run_submission(check_interval=int(cfg.get("check_interval", 1)), clean=bool(cfg.get("clean", True)))
         except (RuntimeError, FileNotFoundError) as exc:
             # dpdispatcher gave up on a job, or a task did not write every backward file (VASP may write
             # no OSZICAR, say): bring back whatever exists; each task's heal.rc says how it ended

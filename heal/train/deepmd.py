@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -74,7 +75,8 @@ def member_sel(spec: TrainSpec, type_map: list[str]) -> list[int]:
 
 
 def write_input(spec: TrainSpec, type_map: list[str], systems: list[Path], workdir: Path, seed: int) -> Path:
-    """Render ``input.json`` for one ensemble member (seeds differ between members)."""
+    """Render ``input.json`` for one ensemble member (seeds differ between members); relative `systems` are
+    relative to `workdir` (see :func:`stage_systems`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     steps = spec.steps
     ctx = dict(
@@ -82,7 +84,8 @@ def write_input(spec: TrainSpec, type_map: list[str], systems: list[Path], workd
         embedding=spec.embedding, fitting=spec.fitting, axis_neuron=min(spec.axis_neuron, spec.embedding[-1]),
         seed=seed, start_lr=spec.start_lr, stop_lr=spec.stop_lr, decay_steps=max(1, min(5000, steps // 100)),
         pref_e=list(spec.pref_e), pref_f=list(spec.pref_f), pref_v=list(spec.pref_v),
-        systems=[str(Path(s).resolve()) for s in systems], batch_size=spec.batch_size, steps=steps,
+        systems=[str(s) if not Path(s).is_absolute() else str(Path(s).resolve()) for s in systems],
+        batch_size=spec.batch_size, steps=steps,
         disp_freq=min(spec.disp_freq, steps), save_freq=max(1, min(1000, steps // 4)),
     )
     return render_to("deepmd/input.json.j2", ctx, workdir / "input.json")
@@ -161,6 +164,28 @@ def complete_checkpoint(workdir: Path) -> bool:
     return ok
 
 
+def stage_systems(workdir: Path, systems: list[Path], name: str) -> list[str]:
+    """Link `systems` into ``workdir/<name>/s000, s001, ...``; return those names relative to `workdir`.
+
+    A job then names its data by relative paths and forwards ``<name>``: dpdispatcher copies the linked
+    systems to a cluster (SSH uploads dereference links), and nothing a task reads is a path of this machine.
+    """
+    d = Path(workdir) / name
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    out = []
+    for i, s in enumerate(systems):
+        (d / f"s{i:03d}").symlink_to(Path(s).resolve(), target_is_directory=True)
+        out.append(f"{name}/s{i:03d}")
+    return out
+
+
+def checkpoint_files(workdir: Path) -> list[str]:
+    """The files ``dp train --restart`` / ``dp freeze`` read: the index and the checkpoint it names."""
+    return ["checkpoint"] + sorted(p.name for p in Path(workdir).glob("model.ckpt*"))
+
+
 def drop_checkpoint(workdir: Path) -> None:
     """Remove a training run's checkpoint files so that ``dp train`` starts from the beginning."""
     for p in [workdir / "checkpoint", *workdir.glob("model.ckpt*")]:
@@ -179,26 +204,30 @@ def train_member(spec: TrainSpec, type_map: list[str], systems: list[Path], work
     if not systems:
         raise FatalError(f"no training data for {workdir}: the dataset is empty; label initial frames first")
     t0 = time.monotonic()
-    write_input(spec, type_map, systems, workdir, seed)
+    write_input(spec, type_map, stage_systems(workdir, systems, "data"), workdir, seed)
     args = ["--tf", "train", "input.json", "--skip-neighbor-stat"]
-    init = ["--init-frz-model", str(Path(init_model).resolve())] if init_model is not None else []
+    init: list[str] = []
+    if init_model is not None:  # a copy beside the inputs, forwarded with them
+        shutil.copyfile(init_model, workdir / "init.pb")
+        init = ["--init-frz-model", "init.pb"]
 
-    def train(extra: list[str]) -> None:
+    def train(extra: list[str], forward: list[str]) -> None:
         executor.run(Job("dp", args + extra, workdir, log="train", timeout=None,
-                         forward=["input.json"], backward=["lcurve.out", "checkpoint", "model.ckpt*"]))
+                         forward=["input.json", "data", *forward],
+                         backward=["lcurve.out", "checkpoint", "model.ckpt*"]))
 
     if complete_checkpoint(workdir):
-        try:
-            train(["--restart", "model.ckpt"])  # a killed run resumes from its last checkpoint
+        try:  # a killed run resumes from its last checkpoint
+            train(["--restart", "model.ckpt"], checkpoint_files(workdir))
         except FatalError as exc:  # a checkpoint cut short (a full disk, a kill mid-write): start afresh
             log.warning("%s: dp train could not restart from model.ckpt (%s); training from the start",
                         workdir, str(exc).splitlines()[0])
             drop_checkpoint(workdir)
-            train(init)
+            train(init, init[1:])
     else:
-        train(init)
+        train(init, init[1:])
     executor.run(Job("dp", ["--tf", "freeze", "-o", "graph.pb"], workdir, log="freeze", timeout=3600,
-                     backward=["graph.pb"]))
+                     forward=["input.json", *checkpoint_files(workdir)], backward=["graph.pb"]))
     if not (workdir / "graph.pb").is_file():
         raise FatalError(f"dp freeze wrote no graph.pb in {workdir}; see freeze.err")
     test = None
@@ -214,7 +243,14 @@ def train_member(spec: TrainSpec, type_map: list[str], systems: list[Path], work
 def run_dp_test(model: Path, systems: list[Path], type_map: list[str], workdir: Path, executor) -> TestErrors:
     """``dp test`` of `model` on held-out systems; errors parsed from the detail files."""
     datafile = workdir / "test_systems.txt"
-    datafile.write_text("\n".join(str(Path(s).resolve()) for s in systems) + "\n")
-    executor.run(Job("dp", ["--tf", "test", "-m", str(model), "-f", datafile.name, "-n", "1000000",
-                            "-d", "test_detail"], workdir, log="test", timeout=3600))
+    datafile.write_text("\n".join(stage_systems(workdir, systems, "test_data")) + "\n")
+    model = Path(model)
+    if model.resolve().parent != Path(workdir).resolve():
+        shutil.copyfile(model, workdir / "tested.pb")
+        model = workdir / "tested.pb"
+    executor.run(Job("dp", ["--tf", "test", "-m", model.name, "-f", datafile.name, "-n", "1000000",
+                            "-d", "test_detail"], workdir, log="test", timeout=3600,
+                     forward=[model.name, datafile.name, "test_data"],
+                     backward=["test_detail.e.out", "test_detail.e_peratom.out", "test_detail.f.out",
+                               "test_detail.v.out", "test_detail.v_peratom.out"]))
     return parse_test_details(workdir / "test_detail", systems, type_map)
