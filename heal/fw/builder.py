@@ -2,8 +2,12 @@
 
 One iteration is a small fixed workflow::
 
-    train x N  ->  explore x M  ->  select  ( -> label x K -> plan, added by select )
-                                              ( plan adds iteration i+1, or stops )
+    train  ->  explore  ->  select  ( -> label x K -> plan, added by select )
+                                    ( plan adds iteration i+1, or stops )
+
+``train`` runs the N ensemble members and ``explore`` the M MD tasks, each stage's jobs as one submission
+(one scheduler submission through dpdispatcher; concurrent processes locally); a label batch's frames go
+out together too.
 
 The first workflow also starts with an ``init`` Firework (initial labels). Fireworks run in their own
 deterministic directories (``_launch_dir``) inside the campaign.
@@ -23,19 +27,14 @@ def _fw(camp: Campaign, task, name: str, launch_dir, parents=None, **spec) -> Fi
 
 
 def iteration_fireworks(camp: Campaign, it: int, stage: int, parents=None) -> list[Firework]:
-    from heal.loop.stages import explore_plan
-
     root = str(camp.root)
-    trains = [_fw(camp, TrainTask(campaign=root, iteration=it, index=k), f"it{it} train-{k}",
-                  camp.model_dir(it, k), parents=parents, iteration=it, index=k)
-              for k in range(camp.cfg.n_models)]
-    n_tasks = len(explore_plan(camp, it, stage))
-    explores = [_fw(camp, ExploreTask(campaign=root, iteration=it, stage=stage, index=j), f"it{it} explore-{j}",
-                    camp.explore_task_dir(it, j), parents=trains, iteration=it, stage=stage, index=j)
-                for j in range(n_tasks)]
+    train = _fw(camp, TrainTask(campaign=root, iteration=it), f"it{it} train", camp.iter_dir(it) / "train",
+                parents=parents, iteration=it)
+    explore = _fw(camp, ExploreTask(campaign=root, iteration=it, stage=stage), f"it{it} explore",
+                  camp.iter_dir(it) / "explore", parents=[train], iteration=it, stage=stage)
     select = _fw(camp, SelectTask(campaign=root, iteration=it, stage=stage), f"it{it} select",
-                 camp.iter_dir(it) / "select", parents=explores, iteration=it, stage=stage)
-    return trains + explores + [select]
+                 camp.iter_dir(it) / "select", parents=[explore], iteration=it, stage=stage)
+    return [train, explore, select]
 
 
 def iteration_workflow(camp: Campaign, it: int, stage: int) -> Workflow:

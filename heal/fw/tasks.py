@@ -19,6 +19,13 @@ def _campaign(task) -> Campaign:
     return Campaign.open(task["campaign"])
 
 
+def _with_jobs(camp: Campaign, data: dict) -> dict:
+    """`data` plus ``scheduler_jobs``: the scheduler's job ids of the stage's submissions (if it made any)."""
+    executor = camp.__dict__.get("executor")  # only if the stage made one
+    ids = list(getattr(getattr(executor, "inner", executor), "job_ids", None) or [])
+    return {**data, "scheduler_jobs": ids} if ids else data
+
+
 def _disk_full_is_named(run_task):
     """Turn any "no space left" OSError of a stage into DiskFullError naming the file."""
     @functools.wraps(run_task)
@@ -40,34 +47,45 @@ class InitTask(FiretaskBase):
     def run_task(self, fw_spec):
         from heal.loop.stages import stage_init
 
-        out = stage_init(_campaign(self))
-        return FWAction(stored_data={k: out[k] for k in ("labeled", "imported", "train_added", "test_added")})
+        camp = _campaign(self)
+        out = stage_init(camp)
+        return FWAction(stored_data=_with_jobs(camp, {k: out[k] for k in ("labeled", "imported", "train_added",
+                                                                           "test_added")}))
 
 
 @explicit_serialize
 class TrainTask(FiretaskBase):
-    required_params = ["campaign", "iteration", "index"]
+    """The iteration's ensemble, all members in one submission (``index``: one member, as older campaigns)."""
+
+    required_params = ["campaign", "iteration"]
+    optional_params = ["index"]
 
     @_disk_full_is_named
     def run_task(self, fw_spec):
         from heal.loop.stages import stage_train
 
-        out = stage_train(_campaign(self), self["iteration"], self["index"])
-        test = out.get("test") or {}
-        return FWAction(stored_data={"model": out["model"], "seconds": out["seconds"],
-                                     "rmse_f": test.get("rmse_f"), "rmse_e_per_atom": test.get("rmse_e_per_atom")})
+        camp = _campaign(self)
+        out = stage_train(camp, self["iteration"], self.get("index"))
+        data = {"models": len(out["models"]), "seconds": out["seconds"], "rmse_f": out["rmse_f"],
+                "rmse_e_per_atom": out["rmse_e_per_atom"]}
+        return FWAction(stored_data=_with_jobs(camp, data))
 
 
 @explicit_serialize
 class ExploreTask(FiretaskBase):
-    required_params = ["campaign", "iteration", "stage", "index"]
+    """The iteration's MD tasks, all in one submission (``index``: one task, as older campaigns)."""
+
+    required_params = ["campaign", "iteration", "stage"]
+    optional_params = ["index"]
 
     @_disk_full_is_named
     def run_task(self, fw_spec):
         from heal.loop.stages import stage_explore
 
-        out = stage_explore(_campaign(self), self["iteration"], self["stage"], self["index"])
-        return FWAction(stored_data={"runs": out["runs"], "frames": out["frames"], "errors": out["errors"][:5]})
+        camp = _campaign(self)
+        out = stage_explore(camp, self["iteration"], self["stage"], self.get("index"))
+        return FWAction(stored_data=_with_jobs(camp, {"runs": out["runs"], "frames": out["frames"],
+                                                      "errors": out["errors"][:5]}))
 
 
 @explicit_serialize
@@ -95,9 +113,10 @@ class LabelTask(FiretaskBase):
     def run_task(self, fw_spec):
         from heal.loop.stages import stage_label
 
-        out = stage_label(_campaign(self), self["iteration"], self["index"])
-        return FWAction(stored_data={k: out[k] for k in ("frames", "labeled", "reused", "train_added")}
-                        | {"rejected": len(out["rejected"])})
+        camp = _campaign(self)
+        out = stage_label(camp, self["iteration"], self["index"])
+        return FWAction(stored_data=_with_jobs(camp, {k: out[k] for k in ("frames", "labeled", "reused", "train_added")}
+                                               | {"rejected": len(out["rejected"])}))
 
 
 @explicit_serialize

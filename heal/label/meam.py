@@ -124,6 +124,7 @@ class MeamLabeler(InProcessLabeler):
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         params = dict(params or {})
+        self.params = dict(params)
         unknown = set(params) - {"library", "potential", "skin"}
         if unknown:
             raise ConfigError(f"field 'label.params': unknown MEAM parameter(s) {sorted(unknown)}; "

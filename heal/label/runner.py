@@ -7,7 +7,8 @@ done-marker exists (``result.extxyz`` or ``rejected.json``), written atomically 
 A batch goes in three steps: **prepare** (finished frames are read back, structures checked, inputs written
 for the rest), **run** (the oracle's jobs of the whole batch go to the executor together: one scheduler
 submission packed by the machine's ``group_size``, or concurrent processes locally; in-process oracles label
-one frame after another) and **finish** (outputs parsed, labels checked, markers written).
+one frame after another here, and go out as jobs of heal's own Python on a scheduler) and **finish**
+(outputs parsed, labels checked, markers written).
 
 Only the frame's own physics is recorded as a rejection: stage ``precheck`` (d_min etc., before any oracle
 call), ``oracle`` (the oracle failed on this frame: ``FatalError`` such as SCF not converged, or a crash)
@@ -44,9 +45,11 @@ from filelock import FileLock
 from heal.config import LabelSpec
 from heal.errors import (ConfigError, DiskFullError, FatalError, HealError, SetupError, TransientError,
                          is_no_space)
+from heal.exec.base import run_jobs
 from heal.frames import frame_hash, has_labels
 from heal.label.frame_dir import (ORACLE_DIR, REJECTED, RESULT, extxyz_text, journal, on_input_structure,
                                   plain_info, read_finished, reject, retry_rejected, write_result)
+from heal.label.results import InProcessLabeler
 from heal.label.sanity import check_labels, check_structure
 
 log = logging.getLogger("heal.label")
@@ -135,6 +138,8 @@ def _run(frames: list[_Frame], labeler, executor):
     """Run the oracle for `frames`, yielding ``(frame, error or None)`` as each one ends: their jobs go to
     the executor together; an in-process oracle labels one frame after the other."""
     make_job = getattr(labeler, "job", None)
+    if isinstance(labeler, InProcessLabeler) and not _schedules(executor):
+        make_job = None  # a cheap teacher labels here, in this process; a scheduler gets it as jobs
     if make_job is None or executor is None:
         for f in frames:
             journal(f.fdir, "start")
@@ -149,8 +154,13 @@ def _run(frames: list[_Frame], labeler, executor):
     for f in frames:
         journal(f.fdir, "start")
         jobs.append(make_job(f.odir))
-    for f, res in zip(frames, executor.run_all(jobs)):
+    for f, res in zip(frames, run_jobs(executor, jobs)):
         yield f, (res if isinstance(res, Exception) else None)
+
+
+def _schedules(executor) -> bool:
+    """True if `executor` sends jobs to a scheduler / another machine (dpdispatcher)."""
+    return getattr(getattr(executor, "machine", None), "executor", "local") == "dispatcher"
 
 
 def _classify(exc: Exception, f: _Frame, labeler) -> tuple[str, Any]:

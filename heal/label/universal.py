@@ -41,6 +41,7 @@ class UniversalLabeler(InProcessLabeler):
 
     def __init__(self, params: dict[str, Any] | None = None) -> None:
         params = dict(params or {})
+        self.params = dict(params)
         unknown = set(params) - {"model"}
         if unknown:
             raise ConfigError(f"field 'label.params': unknown universal-potential parameter(s) {sorted(unknown)}; "

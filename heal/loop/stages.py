@@ -18,7 +18,7 @@ from ase.io import read, write
 
 from heal.campaign import Campaign
 from heal.errors import FatalError
-from heal.explore.lammps import ladder_runs, run_group
+from heal.explore.lammps import ladder_runs, run_groups
 from heal.fsutil import atomic_write_json
 
 log = logging.getLogger("heal.loop")
@@ -71,21 +71,30 @@ def stage_init(camp: Campaign) -> dict:
 
 
 # -- train ----------------------------------------------------------------------------------------------
-def stage_train(camp: Campaign, it: int, k: int) -> dict:
-    from heal.train.deepmd import train_member
+def stage_train(camp: Campaign, it: int, k: int | None = None) -> dict:
+    """Train the iteration's ensemble (every member in one submission), or only member `k`."""
+    from heal.train.deepmd import Member, train_ensemble
 
     spec = camp.cfg.train
     if spec.engine == "mtp":
         from heal.loop import mtp_stages
 
-        return mtp_stages.train(camp, it)
-    prev = camp.model_dir(it - 1, k) / "graph.pb" if it > 0 and spec.init_from_previous else None
-    seed = (spec.seed * 1_000_003 + it * 101 + k) % (2**31 - 1)
-    tested = spec.test_members is None or k < spec.test_members
-    res = train_member(spec, camp.type_map, camp.dataset.system_dirs(), camp.model_dir(it, k), camp.executor,
-                       seed=seed, init_model=prev if prev is not None and prev.is_file() else None,
-                       test_systems=(camp.testset.system_dirs() or None) if tested else None)
-    return res.to_dict()
+        res = mtp_stages.train(camp, it)
+        test = res.get("test") or {}
+        return {"models": [res["model"]], "seconds": res.get("seconds"), "rmse_f": test.get("rmse_f"),
+                "rmse_e_per_atom": test.get("rmse_e_per_atom")}
+    members = []
+    for j in range(camp.cfg.n_models) if k is None else [k]:
+        prev = camp.model_dir(it - 1, j) / "graph.pb" if it > 0 and spec.init_from_previous else None
+        tested = spec.test_members is None or j < spec.test_members
+        members.append(Member(camp.model_dir(it, j), seed=(spec.seed * 1_000_003 + it * 101 + j) % (2**31 - 1),
+                              init_model=prev if prev is not None and prev.is_file() else None,
+                              test_systems=(camp.testset.system_dirs() or None) if tested else None))
+    results = train_ensemble(spec, camp.type_map, camp.dataset.system_dirs(), members, camp.executor)
+    tests = [r.test for r in results if r.test is not None]
+    return {"models": [r.model for r in results], "seconds": max(r.seconds for r in results),
+            "rmse_f": float(np.mean([t.rmse_f for t in tests])) if tests else None,
+            "rmse_e_per_atom": float(np.mean([t.rmse_e_per_atom for t in tests])) if tests else None}
 
 
 def models_of(camp: Campaign, it: int) -> list[Path]:
@@ -105,18 +114,23 @@ def explore_plan(camp: Campaign, it: int, stage: int) -> list[list[tuple[str, ob
     return [runs[i:i + ex.runs_per_task] for i in range(0, len(runs), ex.runs_per_task)]
 
 
-def stage_explore(camp: Campaign, it: int, stage: int, task: int) -> dict:
+def stage_explore(camp: Campaign, it: int, stage: int, task: int | None = None) -> dict:
+    """Run the iteration's MD tasks (every task in one submission), or only `task`."""
     from heal.systems import read_seed_set
 
     seeds = {s.name: s.atoms for s in read_seed_set(camp.seeds_dir)}
-    runs = explore_plan(camp, it, stage)[task]
-    tdir = camp.explore_task_dir(it, task)
+    plan = explore_plan(camp, it, stage)
+    which = range(len(plan)) if task is None else [task]
     if camp.cfg.train.engine == "mtp":
         from heal.loop import mtp_stages
 
-        return mtp_stages.explore(camp, it, [(run, seeds[sname]) for sname, run in runs], tdir)
-    outs = run_group([(run, seeds[sname]) for sname, run in runs], models_of(camp, it), camp.type_map,
-                     camp.cfg.explore, tdir, camp.executor)
+        outs = [mtp_stages.explore(camp, it, [(run, seeds[sname]) for sname, run in plan[j]],
+                                   camp.explore_task_dir(it, j)) for j in which]
+        return {"runs": sum(o["runs"] for o in outs), "frames": sum(o["frames"] for o in outs),
+                "errors": [e for o in outs for e in o["errors"]]}
+    tasks = [([(run, seeds[sname]) for sname, run in plan[j]], camp.explore_task_dir(it, j)) for j in which]
+    outs = [o for group in run_groups(tasks, models_of(camp, it), camp.type_map, camp.cfg.explore, camp.executor)
+            for o in group]
     return {"runs": len(outs), "frames": sum(o.n_frames for o in outs),
             "errors": [f"{o.name}: {o.error}" for o in outs if o.error]}
 

@@ -21,6 +21,20 @@ def _fw_states_by_iteration(lp, camp: Campaign) -> dict[int, dict[str, int]]:
     return out
 
 
+def scheduler_jobs(lp, camp: Campaign) -> dict[str, list[str]]:
+    """Firework name -> the scheduler job ids its stage submitted (recorded when the stage completed)."""
+    out = {}
+    for doc in lp.fireworks.find({"spec.campaign": str(camp.root), "state": "COMPLETED"},
+                                 projection=["name", "launches"]):
+        if not doc.get("launches"):
+            continue
+        launch = lp.launches.find_one({"launch_id": doc["launches"][-1]}, projection=["action.stored_data"])
+        ids = (((launch or {}).get("action") or {}).get("stored_data") or {}).get("scheduler_jobs")
+        if ids:
+            out[doc["name"]] = ids
+    return out
+
+
 def _iteration_state(states: dict[str, int], has_report: bool) -> str:
     if has_report:
         return "completed"
@@ -91,6 +105,8 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
         "fireworks": all_states,
         #: the whole error message of each FIZZLED Firework (its traceback stays in the launch record)
         "fizzled": fizzled_reasons(lp, camp) if lp is not None else [],
+        #: Firework name -> scheduler job ids of its submissions (dpdispatcher machines only)
+        "scheduler_jobs": scheduler_jobs(lp, camp) if lp is not None else {},
         "converged": bool(finished and finished.get("converged")),
         "finished": finished,
         "state": ("finished" if finished else "fizzled" if all_states.get("FIZZLED")

@@ -21,7 +21,7 @@ import numpy as np
 
 from heal.config import TrainSpec
 from heal.errors import ConfigError, FatalError
-from heal.exec.base import Job
+from heal.exec.base import Job, run_jobs
 from heal.fsutil import atomic_write_json
 from heal.templating import render_to
 
@@ -192,65 +192,136 @@ def drop_checkpoint(workdir: Path) -> None:
         p.unlink(missing_ok=True)
 
 
+@dataclass
+class Member:
+    """One ensemble member to train: its directory, seed, initial model and held-out systems."""
+
+    workdir: Path
+    seed: int
+    init_model: Path | None = None
+    test_systems: list[Path] | None = None
+
+
+def _load_done(workdir: Path) -> TrainResult | None:
+    done = workdir / "done.json"
+    if not done.is_file():
+        return None
+    d = json.loads(done.read_text())
+    d["test"] = TestErrors(**d["test"]) if d.get("test") else None
+    return TrainResult(**d)
+
+
+def _train_job(workdir: Path, init_model: Path | None, restart: bool) -> Job:
+    args = ["--tf", "train", "input.json", "--skip-neighbor-stat"]
+    forward = ["input.json", "data"]
+    if restart:  # a killed run resumes from its last checkpoint
+        args += ["--restart", "model.ckpt"]
+        forward += checkpoint_files(workdir)
+    elif init_model is not None:  # a copy beside the inputs, forwarded with them
+        shutil.copyfile(init_model, workdir / "init.pb")
+        args += ["--init-frz-model", "init.pb"]
+        forward.append("init.pb")
+    # the numbered checkpoint files; DeePMD's model.ckpt.* links to them stay behind (``checkpoint`` names them)
+    return Job("dp", args, workdir, log="train", timeout=None, forward=forward,
+               backward=["lcurve.out", "checkpoint", "model.ckpt-*"])
+
+
+def train_ensemble(spec: TrainSpec, type_map: list[str], systems: list[Path], members: list[Member],
+                   executor) -> list[TrainResult]:
+    """Train, freeze and test the ensemble: each step's jobs for every member go to the executor together (one
+    submission; concurrent processes locally). Finished members are read back; the members that did finish are
+    recorded before the first error is raised."""
+    results: dict[int, TrainResult] = {}
+    for i, m in enumerate(members):
+        m.workdir = Path(m.workdir).resolve()
+        done = _load_done(m.workdir)
+        if done is not None:
+            results[i] = done
+    todo = [i for i in range(len(members)) if i not in results]
+    if not todo:
+        return [results[i] for i in range(len(members))]
+    if not systems:
+        raise FatalError(f"no training data for {members[todo[0]].workdir}: the dataset is empty; label initial "
+                         f"frames first")
+    t0 = time.monotonic()
+    errors: dict[int, Exception] = {}
+    restarted = {}
+    for i in todo:
+        m = members[i]
+        write_input(spec, type_map, stage_systems(m.workdir, systems, "data"), m.workdir, m.seed)
+        restarted[i] = complete_checkpoint(m.workdir)
+    outs = run_jobs(executor, [_train_job(members[i].workdir, members[i].init_model, restarted[i]) for i in todo])
+    fresh = []
+    for i, r in zip(todo, outs):
+        if isinstance(r, FatalError) and restarted[i]:  # a checkpoint cut short (a full disk, a kill mid-write)
+            log.warning("%s: dp train could not restart from model.ckpt (%s); training from the start",
+                        members[i].workdir, str(r).splitlines()[0])
+            drop_checkpoint(members[i].workdir)
+            fresh.append(i)
+        elif isinstance(r, Exception):
+            errors[i] = r
+    for i, r in zip(fresh, run_jobs(executor, [_train_job(members[i].workdir, members[i].init_model, False)
+                                               for i in fresh])):
+        if isinstance(r, Exception):
+            errors[i] = r
+    ok = [i for i in todo if i not in errors]
+    freeze = [Job("dp", ["--tf", "freeze", "-o", "graph.pb"], members[i].workdir, log="freeze", timeout=3600,
+                  forward=["input.json", *checkpoint_files(members[i].workdir)], backward=["graph.pb"]) for i in ok]
+    for i, r in zip(ok, run_jobs(executor, freeze)):
+        if isinstance(r, Exception):
+            errors[i] = r
+        elif not (members[i].workdir / "graph.pb").is_file():
+            errors[i] = FatalError(f"dp freeze wrote no graph.pb in {members[i].workdir}; see freeze.err")
+    ok = [i for i in ok if i not in errors]
+    tested = [i for i in ok if members[i].test_systems]
+    tests = dict(zip(tested, run_dp_tests([(members[i].workdir / "graph.pb", members[i].test_systems,
+                                            members[i].workdir) for i in tested], type_map, executor)))
+    for i in ok:
+        m = members[i]
+        if isinstance(tests.get(i), Exception):
+            errors[i] = tests[i]
+            continue
+        rows = read_lcurve(m.workdir / "lcurve.out")
+        results[i] = TrainResult(model=str(m.workdir / "graph.pb"), seed=m.seed, steps=spec.steps,
+                                 seconds=time.monotonic() - t0, lcurve_last=rows[-1] if rows else {},
+                                 test=tests.get(i))
+        atomic_write_json(m.workdir / "done.json", results[i].to_dict())
+    if errors:
+        raise errors[min(errors)]
+    return [results[i] for i in range(len(members))]
+
+
 def train_member(spec: TrainSpec, type_map: list[str], systems: list[Path], workdir: Path, executor, *,
                  seed: int, init_model: Path | None = None, test_systems: list[Path] | None = None) -> TrainResult:
     """Train, freeze and test one ensemble member in `workdir`; return the cached result if already done."""
-    workdir = Path(workdir).resolve()
-    done = workdir / "done.json"
-    if done.is_file():
-        d = json.loads(done.read_text())
-        d["test"] = TestErrors(**d["test"]) if d.get("test") else None
-        return TrainResult(**d)
-    if not systems:
-        raise FatalError(f"no training data for {workdir}: the dataset is empty; label initial frames first")
-    t0 = time.monotonic()
-    write_input(spec, type_map, stage_systems(workdir, systems, "data"), workdir, seed)
-    args = ["--tf", "train", "input.json", "--skip-neighbor-stat"]
-    init: list[str] = []
-    if init_model is not None:  # a copy beside the inputs, forwarded with them
-        shutil.copyfile(init_model, workdir / "init.pb")
-        init = ["--init-frz-model", "init.pb"]
-
-    def train(extra: list[str], forward: list[str]) -> None:
-        executor.run(Job("dp", args + extra, workdir, log="train", timeout=None,
-                         forward=["input.json", "data", *forward],
-                         backward=["lcurve.out", "checkpoint", "model.ckpt*"]))
-
-    if complete_checkpoint(workdir):
-        try:  # a killed run resumes from its last checkpoint
-            train(["--restart", "model.ckpt"], checkpoint_files(workdir))
-        except FatalError as exc:  # a checkpoint cut short (a full disk, a kill mid-write): start afresh
-            log.warning("%s: dp train could not restart from model.ckpt (%s); training from the start",
-                        workdir, str(exc).splitlines()[0])
-            drop_checkpoint(workdir)
-            train(init, init[1:])
-    else:
-        train(init, init[1:])
-    executor.run(Job("dp", ["--tf", "freeze", "-o", "graph.pb"], workdir, log="freeze", timeout=3600,
-                     forward=["input.json", *checkpoint_files(workdir)], backward=["graph.pb"]))
-    if not (workdir / "graph.pb").is_file():
-        raise FatalError(f"dp freeze wrote no graph.pb in {workdir}; see freeze.err")
-    test = None
-    if test_systems:
-        test = run_dp_test(workdir / "graph.pb", test_systems, type_map, workdir, executor)
-    rows = read_lcurve(workdir / "lcurve.out")
-    res = TrainResult(model=str(workdir / "graph.pb"), seed=seed, steps=spec.steps,
-                      seconds=time.monotonic() - t0, lcurve_last=rows[-1] if rows else {}, test=test)
-    atomic_write_json(done, res.to_dict())
-    return res
+    return train_ensemble(spec, type_map, systems, [Member(Path(workdir), seed, init_model, test_systems)],
+                          executor)[0]
 
 
-def run_dp_test(model: Path, systems: list[Path], type_map: list[str], workdir: Path, executor) -> TestErrors:
-    """``dp test`` of `model` on held-out systems; errors parsed from the detail files."""
+def _test_job(model: Path, systems: list[Path], workdir: Path) -> Job:
     datafile = workdir / "test_systems.txt"
     datafile.write_text("\n".join(stage_systems(workdir, systems, "test_data")) + "\n")
     model = Path(model)
     if model.resolve().parent != Path(workdir).resolve():
         shutil.copyfile(model, workdir / "tested.pb")
         model = workdir / "tested.pb"
-    executor.run(Job("dp", ["--tf", "test", "-m", model.name, "-f", datafile.name, "-n", "1000000",
-                            "-d", "test_detail"], workdir, log="test", timeout=3600,
-                     forward=[model.name, datafile.name, "test_data"],
-                     backward=["test_detail.e.out", "test_detail.e_peratom.out", "test_detail.f.out",
-                               "test_detail.v.out", "test_detail.v_peratom.out"]))
-    return parse_test_details(workdir / "test_detail", systems, type_map)
+    return Job("dp", ["--tf", "test", "-m", model.name, "-f", datafile.name, "-n", "1000000", "-d", "test_detail"],
+               workdir, log="test", timeout=3600, forward=[model.name, datafile.name, "test_data"],
+               backward=["test_detail.e.out", "test_detail.e_peratom.out", "test_detail.f.out",
+                         "test_detail.v.out", "test_detail.v_peratom.out"])
+
+
+def run_dp_tests(cases: list[tuple[Path, list[Path], Path]], type_map: list[str],
+                 executor) -> list[TestErrors | Exception]:
+    """``dp test`` of each ``(model, held-out systems, workdir)``, all together; errors parsed from the details."""
+    outs = run_jobs(executor, [_test_job(model, systems, wd) for model, systems, wd in cases])
+    return [r if isinstance(r, Exception) else parse_test_details(wd / "test_detail", systems, type_map)
+            for (_, systems, wd), r in zip(cases, outs)]
+
+
+def run_dp_test(model: Path, systems: list[Path], type_map: list[str], workdir: Path, executor) -> TestErrors:
+    """``dp test`` of `model` on held-out systems; errors parsed from the detail files."""
+    (res,) = run_dp_tests([(model, systems, workdir)], type_map, executor)
+    if isinstance(res, Exception):
+        raise res
+    return res
