@@ -86,7 +86,7 @@ class DispatcherExecutor:
         from dpdispatcher import Resources, Submission, Task
 
         cfg = dict(self.machine.dispatcher or {})
-        base = Path(os.path.commonpath([str(Path(j.cwd).resolve()) for j in jobs]))
+        base = _base(jobs)
         mdict = dict(cfg["machine"])
         mdict["local_root"] = str(base)
         if preview:
@@ -145,7 +145,12 @@ class DispatcherExecutor:
                              f"{self.machine.source or 'the machine file'}: {refused}; fix the preset's "
                              f"dispatcher.resources (queue_name, number_node, cpu_per_node, ...) or machine")
             return [err] * len(jobs)
-        return [self._outcome(j, seconds, failure) for j in jobs]
+        job_of = {}  # task directory -> the scheduler job that ran it
+        for bj in sub.belonging_jobs:
+            for t in bj.job_task_list:
+                job_of[os.path.normpath(t.task_work_path)] = str(getattr(bj, "job_id", "") or "?")
+        return [self._outcome(j, seconds, failure, job_of.get(os.path.normpath(_rel(j.cwd, _base(jobs))), "?"))
+                for j in jobs]
 
     def _command(self, job: Job) -> str:
         argv = self.machine.argv(job.command) + list(job.args)
@@ -155,21 +160,21 @@ class DispatcherExecutor:
             cmd = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in job.env.items()) + " " + cmd
         return f"{cmd}; echo $? > {RC}; exit $(cat {RC})"
 
-    def _outcome(self, job: Job, seconds: float, failure: str | None) -> JobResult | Exception:
+    def _outcome(self, job: Job, seconds: float, failure: str | None, job_id: str) -> JobResult | Exception:
         cwd = Path(job.cwd)
         out, err = cwd / f"{job.log}.out", cwd / f"{job.log}.err"
-        program = self.machine.argv(job.command)[0]
+        where = f"{self.machine.argv(job.command)[0]} in {cwd} (scheduler job {job_id})"
         try:
             rc = int((cwd / RC).read_text().split()[0])
         except (OSError, ValueError, IndexError):
             why = f" (the submission failed: {' '.join(failure.split())[:300]})" if failure else ""
-            return TransientError(f"{program} in {cwd} did not finish under dpdispatcher{why}; "
+            return TransientError(f"{where} did not finish under dpdispatcher{why}; "
                                   f"last lines of its stderr:\n{_failed_tail(cwd, err.name)}")
         if rc == 0:
             return JobResult(0, seconds, out, err)
         if rc in _KILLED:
-            return TransientError(f"{program} was killed (exit {rc}) in {cwd} under dpdispatcher")
-        return FatalError(f"{program} failed with exit code {rc} in {cwd} under dpdispatcher; "
+            return TransientError(f"{where} was killed (exit {rc}) under dpdispatcher")
+        return FatalError(f"{where} failed with exit code {rc} under dpdispatcher; "
                           f"last lines of {err.name}:\n{tail(err) or tail(out)}")
 
 
@@ -177,6 +182,11 @@ def _refused_submission(failure: str) -> str | None:
     """The scheduler's own words when it refused a submission (sbatch / qsub / bsub failed), else None."""
     m = re.search(r"fails to execute\s*\nerror message:(.*?)(?:\nreturn code|\Z)", failure, re.S)
     return " ".join(m.group(1).split()) if m else None
+
+
+def _base(jobs: list[Job]) -> Path:
+    """The jobs' common directory: the submission's local root, task paths are relative to it."""
+    return Path(os.path.commonpath([str(Path(j.cwd).resolve()) for j in jobs]))
 
 
 def _rel(cwd: Path, base: Path) -> str:
