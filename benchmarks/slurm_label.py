@@ -19,25 +19,20 @@ import argparse
 import os
 import platform
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from ase import Atoms
 
-from heal import MACHINES_DIR
-from heal.config import LabelSpec
-from heal.exec import get_executor, load_machine
-from heal.label.runner import label_frames
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-
-def ni3al(seed: int) -> Atoms:
-    a = 3.57
-    atoms = Atoms("AlNi3", scaled_positions=[(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)],
-                  cell=[a, a, a], pbc=True)
-    atoms.rattle(0.03, seed=seed)
-    return atoms
+from heal import MACHINES_DIR  # noqa: E402
+from heal.config import LabelSpec  # noqa: E402
+from heal.exec import get_executor, load_machine  # noqa: E402
+from heal.label.runner import label_frames  # noqa: E402
+from vasp_fixtures import rattled_ni3al  # noqa: E402
 
 
 def slurm_jobs() -> set[str]:
@@ -50,7 +45,7 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=16)
     ap.add_argument("--group-size", type=int, default=4)
     args = ap.parse_args()
-    frames = [ni3al(i) for i in range(args.frames)]
+    frames = [rattled_ni3al(i) for i in range(args.frames)]
     spec = LabelSpec(oracle="gpaw", d_min=1.0, batch_size=args.frames)
     work = Path(tempfile.mkdtemp(prefix="heal-bench-slurm-"))
 

@@ -18,6 +18,7 @@ from heal.errors import FatalError
 from heal.exec import get_executor, load_machine
 from heal.label.gpaw import GpawLabeler
 from heal.label.runner import label_frames
+from vasp_fixtures import rattled_ni3al
 
 pytestmark = [pytest.mark.engine]
 
@@ -41,11 +42,7 @@ def test_gpaw_is_installed():
 
 
 def ni3al(rattle=0.03, seed=1) -> Atoms:
-    a = 3.57
-    atoms = Atoms("AlNi3", scaled_positions=[(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)],
-                  cell=[a, a, a], pbc=True)
-    atoms.rattle(rattle, seed=seed)
-    return atoms
+    return rattled_ni3al(seed, rattle)
 
 
 def test_ni3al_single_point(tmp_path):

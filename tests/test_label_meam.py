@@ -11,7 +11,7 @@ import pytest
 from finite_difference import strain_derivative
 from ase.build import bulk
 
-from heal.errors import FatalError, SetupError
+from heal.errors import SetupError
 from heal.label import meam
 
 pytestmark = pytest.mark.engine

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +21,11 @@ from ase.build import bulk
 from ase.io import read
 
 from heal.errors import ConfigError, FatalError
-from heal.exec import get_executor, load_machine
 from heal.label import vasp_inputs as vi
 from heal.label.registry import get_labeler
 from heal.label.vasp import VaspLabeler
 
-from vasp_fixtures import ASE_VASP, CHECKER, DATA, nacl_frame, ni3al
+from vasp_fixtures import DATA, fake_vasp_executor, nacl_frame, ni3al
 
 
 def nicocral108(a: float = 3.57) -> Atoms:
@@ -197,12 +195,7 @@ def test_inputs_potcar_for_wrong_element_rejected(tmp_path, pp_lib):
 
 
 def test_wiring_fake_vasp_through_local_executor(tmp_path, pp_lib):
-    checker = tmp_path / "checker.py"
-    checker.write_text(CHECKER)
-    machine = tmp_path / "machine.yaml"
-    machine.write_text(f"executor: local\ncommands:\n  vasp: [{sys.executable}, {checker}, "
-                       f"{ASE_VASP / 'vasprun_dfpt.xml'}]\n")
-    executor = get_executor(load_machine(machine))
+    executor = fake_vasp_executor(tmp_path)
     lab = VaspLabeler({"species_order": ["Na", "Cl"]})
     assert lab.timeout is None          # the label stage sets label.timeout_s here
     lab.timeout = 120.0
@@ -228,12 +221,7 @@ def test_wiring_unset_vasp_pp_path_records_nothing_and_labels_once_set(tmp_path,
     from heal.config import LabelSpec
     from heal.label.runner import REJECTED, label_frames
 
-    checker = tmp_path / "checker.py"
-    checker.write_text(CHECKER)
-    machine = tmp_path / "machine.yaml"
-    machine.write_text(f"executor: local\ncommands:\n  vasp: [{sys.executable}, {checker}, "
-                       f"{ASE_VASP / 'vasprun_dfpt.xml'}]\n")
-    executor = get_executor(load_machine(machine))
+    executor = fake_vasp_executor(tmp_path)
     spec = LabelSpec(oracle="vasp", params={"species_order": ["Na", "Cl"]}, d_min=1.0, timeout_s=120)
     wd = tmp_path / "label"
     monkeypatch.delenv("VASP_PP_PATH")

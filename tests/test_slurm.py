@@ -8,11 +8,9 @@ checks INCAR / KPOINTS / POSCAR / POTCAR and copies ase's real ``vasprun.xml``; 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from ase import Atoms
 
 from heal import MACHINES_DIR
 from heal.config import LabelSpec
@@ -21,7 +19,7 @@ from heal.exec import get_executor, load_machine
 from heal.label.runner import label_frames
 
 from conftest import slurm_job_ids
-from vasp_fixtures import ASE_VASP, CHECKER, nacl_frame
+from vasp_fixtures import ASE_VASP, CHECKER, nacl_frame, rattled_ni3al
 
 pytestmark = [pytest.mark.engine]
 
@@ -37,17 +35,9 @@ def _machine(tmp_path, group_size: int, **commands):
     return get_executor(m)
 
 
-def ni3al(seed: int) -> Atoms:
-    a = 3.57
-    atoms = Atoms("AlNi3", scaled_positions=[(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)],
-                  cell=[a, a, a], pbc=True)
-    atoms.rattle(0.03, seed=seed)
-    return atoms
-
-
 def test_gpaw_label_stage_is_one_submission_of_slurm_jobs_packed_by_group_size(slurm, tmp_path):
     ex = _machine(tmp_path, group_size=2)
-    frames = [ni3al(i) for i in range(4)]
+    frames = [rattled_ni3al(i) for i in range(4)]
     before = slurm_job_ids()
     res = label_frames(frames, LabelSpec(oracle="gpaw", d_min=1.0), tmp_path / "label", ex)
     assert len(res.labeled) == 4 and not res.rejected
@@ -81,5 +71,5 @@ def test_a_submission_the_scheduler_refuses_is_a_clear_error_and_rejects_nothing
     ex = _machine(tmp_path, group_size=2)
     ex.machine.dispatcher["resources"]["queue_name"] = "no-such-partition"
     with pytest.raises(SetupError, match="refused the submission.*invalid partition.*queue_name"):
-        label_frames([ni3al(7), ni3al(8)], LabelSpec(oracle="gpaw", d_min=1.0), tmp_path / "label", ex)
+        label_frames([rattled_ni3al(7), rattled_ni3al(8)], LabelSpec(oracle="gpaw", d_min=1.0), tmp_path / "label", ex)
     assert not list((tmp_path / "label").glob("*/rejected.json"))

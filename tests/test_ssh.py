@@ -24,6 +24,7 @@ from heal.config import LabelSpec, TrainSpec
 from heal.exec import get_executor
 from heal.exec.base import Machine
 from heal.label.runner import label_frames
+from vasp_fixtures import rattled_ni3al
 
 pytestmark = [pytest.mark.engine]
 
@@ -80,15 +81,8 @@ def _executor(sshd, remote: Path):
 
 
 def test_label_stage_round_trip_over_ssh(sshd, tmp_path):
-    from ase import Atoms
-
     ex = _executor(sshd, sshd["remote"] / "label")
-    frames = []
-    for i in range(2):
-        a = Atoms("AlNi3", scaled_positions=[(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)],
-                  cell=[3.57] * 3, pbc=True)
-        a.rattle(0.03, seed=20 + i)
-        frames.append(a)
+    frames = [rattled_ni3al(20 + i) for i in range(2)]
     res = label_frames(frames, LabelSpec(oracle="gpaw", d_min=1.0), tmp_path / "label", ex)
     assert len(res.labeled) == 2 and not res.rejected, res.rejected
     assert all(np.isfinite(a.get_forces()).all() and a.get_potential_energy() < -17.0 for a in res.labeled)

@@ -30,6 +30,15 @@ def ni3al(a: float = 3.57) -> Atoms:
                  cell=[a, a, a], pbc=True)
 
 
+def rattled_ni3al(seed: int = 1, rattle: float = 0.03) -> Atoms:
+    """L1_2 Ni3Al (a = 3.57 Å, 4 atoms) with its atoms rattled: a cell GPAW labels in seconds."""
+    a = 3.57
+    atoms = Atoms("AlNi3", scaled_positions=[(0, 0, 0), (0.5, 0.5, 0), (0.5, 0, 0.5), (0, 0.5, 0.5)],
+                  cell=[a, a, a], pbc=True)
+    atoms.rattle(rattle, seed=seed)
+    return atoms
+
+
 def nacl_frame(mixed: bool = True) -> Atoms:
     """The NaCl cell of vasprun_dfpt.xml (lines 417-432), listed Cl first when `mixed`."""
     cell = [[0, 2.72739551, 2.72739551], [2.72739551, 0, 2.72739551], [2.72739551, 2.72739551, 0]]
@@ -57,3 +66,17 @@ assert Path("KPOINTS").read_text().splitlines()[2] == "Gamma"
 shutil.copy(sys.argv[1], "vasprun.xml")
 print("fake vasp: inputs checked; copied", sys.argv[1])
 '''
+
+
+def fake_vasp_executor(tmp_path: Path):
+    """A local executor whose ``vasp`` is the stand-in above, copying ase's real ``vasprun_dfpt.xml``."""
+    import sys
+
+    from heal.exec import get_executor, load_machine
+
+    checker = tmp_path / "checker.py"
+    checker.write_text(CHECKER)
+    machine = tmp_path / "machine.yaml"
+    machine.write_text(f"executor: local\ncommands:\n  vasp: [{sys.executable}, {checker}, "
+                       f"{ASE_VASP / 'vasprun_dfpt.xml'}]\n")
+    return get_executor(load_machine(machine))

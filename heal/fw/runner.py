@@ -17,7 +17,6 @@ import contextlib
 import re
 import signal
 import time
-from pathlib import Path
 from typing import Callable
 
 from fireworks import FWorker
