@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,21 @@ def fsync_tree(root: str | os.PathLike) -> None:
         for name in filenames:
             fsync_file(os.path.join(dirpath, name))
         fsync_dir(dirpath)
+
+
+def link_dir(directory: Path, targets: list[Path], name: str) -> list[str]:
+    """Make ``directory`` afresh with links ``name.format(i)`` -> ``targets[i]``; their paths relative to the
+    directory's parent (what a job running there names, and forwards as ``directory.name``)."""
+    directory = Path(directory)
+    if directory.exists():
+        shutil.rmtree(directory)
+    directory.mkdir(parents=True)
+    out = []
+    for i, target in enumerate(targets):
+        link = directory / name.format(i)
+        link.symlink_to(Path(target).resolve(), target_is_directory=Path(target).is_dir())
+        out.append(f"{directory.name}/{link.name}")
+    return out
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:

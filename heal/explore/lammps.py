@@ -25,7 +25,7 @@ from heal.config import ExploreSpec
 from heal.errors import FatalError
 from heal.exec.base import Job, run_jobs
 from heal.explore.parse import read_model_devi
-from heal.fsutil import atomic_write_json
+from heal.fsutil import atomic_write_json, link_dir
 from heal.templating import render_to
 
 
@@ -70,15 +70,7 @@ def link_models(models: list[Path], job_dir: Path) -> list[str]:
 
     The job forwards ``models`` with its inputs, so a cluster task reads copies, never this machine's paths.
     """
-    d = Path(job_dir) / MODELS
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
-    names = []
-    for k, m in enumerate(models):
-        (d / f"m{k}.pb").symlink_to(Path(m).resolve())
-        names.append(f"{MODELS}/m{k}.pb")
-    return names
+    return link_dir(Path(job_dir) / MODELS, models, "m{}.pb")
 
 
 def write_run(run: ExploreRun, atoms: Atoms, models: list[Path], type_map: list[str], spec: ExploreSpec,

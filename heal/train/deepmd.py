@@ -22,7 +22,7 @@ import numpy as np
 from heal.config import TrainSpec
 from heal.errors import ConfigError, FatalError
 from heal.exec.base import Job, run_jobs
-from heal.fsutil import atomic_write_json
+from heal.fsutil import atomic_write_json, link_dir
 from heal.templating import render_to
 
 log = logging.getLogger("heal.train")
@@ -170,15 +170,7 @@ def stage_systems(workdir: Path, systems: list[Path], name: str) -> list[str]:
     A job then names its data by relative paths and forwards ``<name>``: dpdispatcher copies the linked
     systems to a cluster (SSH uploads dereference links), and nothing a task reads is a path of this machine.
     """
-    d = Path(workdir) / name
-    if d.exists():
-        shutil.rmtree(d)
-    d.mkdir(parents=True)
-    out = []
-    for i, s in enumerate(systems):
-        (d / f"s{i:03d}").symlink_to(Path(s).resolve(), target_is_directory=True)
-        out.append(f"{name}/s{i:03d}")
-    return out
+    return link_dir(Path(workdir) / name, systems, "s{:03d}")
 
 
 def checkpoint_files(workdir: Path) -> list[str]:
