@@ -149,7 +149,8 @@ class DispatcherExecutor:
         for bj in sub.belonging_jobs:
             for t in bj.job_task_list:
                 job_of[os.path.normpath(t.task_work_path)] = str(getattr(bj, "job_id", "") or "?")
-        return [self._outcome(j, seconds, failure, job_of.get(os.path.normpath(_rel(j.cwd, _base(jobs))), "?"))
+        base = Path(sub.machine.context.local_root)  # the jobs' common directory (see submission)
+        return [self._outcome(j, seconds, failure, job_of.get(os.path.normpath(_rel(j.cwd, base)), "?"))
                 for j in jobs]
 
     def _command(self, job: Job) -> str:
