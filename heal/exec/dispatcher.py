@@ -6,6 +6,12 @@ by the preset's ``resources.group_size``, each task uploading its ``forward`` fi
 names a path of the submitting machine. A resubmission of the same tasks (``heal resume`` after a kill) is
 the same Submission: dpdispatcher finds the jobs it had submitted and does not submit finished ones again.
 
+**Packing and threads.** A scheduler (Slurm, PBS, LSF) packs tasks by the preset's ``group_size`` and gives each
+job its ``cpu_per_node``; a task's engine threads are ``cpu_per_node / para_deg``. dpdispatcher's Shell batch
+type starts every job it is given at once, so heal packs a Shell submission into at most ``max_parallel`` jobs
+(default ``cpu_per_node``), each running its tasks one after the other, and shares the cores among those jobs:
+oversubscribed cores cost TensorFlow several times its speed. Thread variables set in the preset win.
+
 Each task records its program's exit code in ``heal.rc``; after a submission that dpdispatcher gave up on,
 whatever exists is brought back and every task gets its own outcome (finished, failed with its stderr, or
 not run), so one failing frame does not fail the others.
@@ -22,7 +28,7 @@ import time
 from pathlib import Path
 
 from heal.errors import FatalError, SetupError, TransientError
-from heal.exec.base import Job, JobResult, Machine, job_env, tail
+from heal.exec.base import Job, JobResult, Machine, job_env, tail, thread_env
 
 log = logging.getLogger("heal.exec")
 
@@ -97,8 +103,7 @@ class DispatcherExecutor:
         if str(mdict.get("context_type", "")).lower().startswith("local"):
             # as LocalExecutor: programs installed beside heal (dp, lmp) are found without an activated venv
             envs.setdefault("PATH", job_env(Machine(), jobs[0])["PATH"])
-        envs.update(self.machine.env)
-        resources["envs"] = envs
+        resources["envs"] = {**_packing(resources, mdict, len(jobs), self.machine), **envs, **self.machine.env}
         tasks = [Task(command=self._command(j), task_work_path=_rel(j.cwd, base),
                       forward_files=list(j.forward), backward_files=list(j.backward) + [f"{j.log}.out",
                                                                                        f"{j.log}.err", RC],
@@ -154,11 +159,9 @@ class DispatcherExecutor:
                 for j in jobs]
 
     def _command(self, job: Job) -> str:
-        argv = self.machine.argv(job.command) + list(job.args)
         # dpdispatcher writes a shell script; shlex quotes every word so no value is interpreted
-        cmd = shlex.join(argv)
-        if job.env:
-            cmd = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in job.env.items()) + " " + cmd
+        prefix = "env " + " ".join(shlex.quote(f"{k}={v}") for k, v in job.env.items()) + " " if job.env else ""
+        cmd = " && ".join(prefix + shlex.join(argv) for argv in job.argvs(self.machine))
         return f"{cmd}; echo $? > {RC}; exit $(cat {RC})"
 
     def _outcome(self, job: Job, seconds: float, failure: str | None, job_id: str) -> JobResult | Exception:
@@ -177,6 +180,20 @@ class DispatcherExecutor:
             return TransientError(f"{where} was killed (exit {rc}) under dpdispatcher")
         return FatalError(f"{where} failed with exit code {rc} under dpdispatcher; "
                           f"last lines of {err.name}:\n{tail(err) or tail(out)}")
+
+
+def _packing(resources: dict, mdict: dict, n_tasks: int, machine: Machine) -> dict[str, str]:
+    """Set a Shell submission's ``group_size`` so that at most ``max_parallel`` jobs run at once (see the module
+    docstring); return the thread settings of its tasks."""
+    cores = int(resources.get("cpu_per_node") or 1)
+    if str(mdict.get("batch_type", "")).lower() == "shell":
+        slots = machine.max_parallel or cores
+        group = int(resources.get("group_size", 1))
+        group = n_tasks if group == 0 else max(group, -(-n_tasks // slots))
+        resources["group_size"] = group
+        resources["para_deg"] = 1
+        return thread_env(cores, -(-n_tasks // group), machine)
+    return thread_env(cores, int(resources.get("para_deg") or 1), machine)
 
 
 def _refused_submission(failure: str) -> str | None:

@@ -1,7 +1,8 @@
 """Run jobs as local subprocesses: argv list, explicit cwd, logs to files, exit codes mapped to errors.
 
 A stage's independent jobs (``run_all``) run concurrently, at most ``machine.max_parallel`` at a time (the
-CPU count by default); an interruption stops every one of them.
+CPU count by default), the cores shared out among them (``thread_env``); an interruption stops every one of
+them. A job's ``then`` programs run after it in the same directory, their output appended to its logs.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from heal.errors import DiskFullError, FatalError, SetupError, TransientError
-from heal.exec.base import Job, JobResult, Machine, job_env, tail, which
+from heal.exec.base import Job, JobResult, Machine, job_env, tail, thread_env, usable_cores, which
 from heal.fsutil import looks_out_of_space
 
 #: exit codes that mean "killed from outside" (OOM killer, scheduler, Ctrl-C): worth a retry. 256 - N is
@@ -65,12 +66,14 @@ class LocalExecutor:
         self._stopping = threading.Event()
 
     def run_all(self, jobs: list[Job]) -> list[JobResult | Exception]:
-        width = min(len(jobs), self.machine.max_parallel or os.cpu_count() or 1)
+        cores = usable_cores()
+        width = max(1, min(len(jobs), self.machine.max_parallel or cores))
+        threads = thread_env(cores, width, self.machine)
         if width <= 1:
-            return [self._outcome(job) for job in jobs]
+            return [self._outcome(job, threads) for job in jobs]
         self._stopping.clear()
         with ThreadPoolExecutor(max_workers=width, thread_name_prefix="heal-job") as pool:
-            futures = [pool.submit(self._outcome, job) for job in jobs]
+            futures = [pool.submit(self._outcome, job, threads) for job in jobs]
             try:
                 return [f.result() for f in futures]
             except BaseException:  # Ctrl-C in the main thread: stop the queue and every running job
@@ -83,24 +86,34 @@ class LocalExecutor:
                     _kill_tree(proc)
                 raise
 
-    def _outcome(self, job: Job) -> JobResult | Exception:
+    def _outcome(self, job: Job, threads: dict[str, str]) -> JobResult | Exception:
         try:
-            return self.run(job)
+            return self.run(job, threads)
         except Exception as exc:
             return exc
 
-    def run(self, job: Job) -> JobResult:
-        argv = self.machine.argv(job.command) + list(job.args)
-        env = job_env(self.machine, job)
-        if which(argv[0], env) is None:
-            raise SetupError(f"program {argv[0]!r} (command '{job.command}' in {self.machine.source}) "
-                             f"is not on PATH; install it or set commands.{job.command} in the machine file")
+    def run(self, job: Job, threads: dict[str, str] | None = None) -> JobResult:
+        """Run `job` (and its ``then`` programs, each after the one before succeeded) with `threads` (default:
+        every core, as one job alone)."""
+        env = job_env(self.machine, job, threads or thread_env(usable_cores(), 1, self.machine))
+        argvs = job.argvs(self.machine)
+        for argv, cmd in zip(argvs, [job.command, *(c for c, _ in job.then)]):
+            if which(argv[0], env) is None:
+                raise SetupError(f"program {argv[0]!r} (command '{cmd}' in {self.machine.source}) "
+                                 f"is not on PATH; install it or set commands.{cmd} in the machine file")
         job.cwd.mkdir(parents=True, exist_ok=True)
+        t0 = time.monotonic()
+        for k, argv in enumerate(argvs):
+            result = self._run_one(job, argv, env, append=k > 0)
+        return JobResult(result.returncode, time.monotonic() - t0, result.stdout, result.stderr)
+
+    def _run_one(self, job: Job, argv: list[str], env: dict[str, str], append: bool) -> JobResult:
         out, err = job.cwd / f"{job.log}.out", job.cwd / f"{job.log}.err"
         t0 = time.monotonic()
         if self._stopping.is_set():
             raise TransientError(f"{argv[0]} in {job.cwd} was not started: the stage was interrupted")
-        with open(out, "w") as fo, open(err, "w") as fe:
+        mode = "a" if append else "w"
+        with open(out, mode) as fo, open(err, mode) as fe:
             proc = subprocess.Popen(argv, cwd=job.cwd, stdout=fo, stderr=fe, env=env,
                                     text=True if job.stdin else None,
                                     stdin=subprocess.PIPE if job.stdin else subprocess.DEVNULL)

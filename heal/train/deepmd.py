@@ -203,26 +203,36 @@ def _load_done(workdir: Path) -> TrainResult | None:
     return TrainResult(**d)
 
 
-def _train_job(workdir: Path, init_model: Path | None, restart: bool) -> Job:
+def _member_job(member: Member, restart: bool) -> Job:
+    """One task per member: ``dp train`` (fresh, from ``init.pb``, or ``--restart`` from its checkpoint), then
+    ``dp freeze`` and, with a held-out set, ``dp test``: a member's freeze and test overlap the others' training,
+    and a scheduler sees one job per member."""
+    workdir = member.workdir
     args = ["--tf", "train", "input.json", "--skip-neighbor-stat"]
     forward = ["input.json", "data"]
     if restart:  # a killed run resumes from its last checkpoint
         args += ["--restart", "model.ckpt"]
         forward += checkpoint_files(workdir)
-    elif init_model is not None:  # a copy beside the inputs, forwarded with them
-        shutil.copyfile(init_model, workdir / "init.pb")
+    elif member.init_model is not None:  # a copy beside the inputs, forwarded with them
+        shutil.copyfile(member.init_model, workdir / "init.pb")
         args += ["--init-frz-model", "init.pb"]
         forward.append("init.pb")
+    then = [("dp", ["--tf", "freeze", "-o", "graph.pb"])]
     # the numbered checkpoint files; DeePMD's model.ckpt.* links to them stay behind (``checkpoint`` names them)
-    return Job("dp", args, workdir, log="train", timeout=None, forward=forward,
-               backward=["lcurve.out", "checkpoint", "model.ckpt-*"])
+    backward = ["lcurve.out", "checkpoint", "model.ckpt-*", "graph.pb"]
+    if member.test_systems:
+        test_args, test_forward, test_backward = _test_step(Path("graph.pb"), member.test_systems, workdir)
+        then.append(("dp", test_args))
+        forward += [f for f in test_forward if f != "graph.pb"]
+        backward += test_backward
+    return Job("dp", args, workdir, log="train", timeout=None, forward=forward, backward=backward, then=then)
 
 
 def train_ensemble(spec: TrainSpec, type_map: list[str], systems: list[Path], members: list[Member],
                    executor) -> list[TrainResult]:
-    """Train, freeze and test the ensemble: each step's jobs for every member go to the executor together (one
-    submission; concurrent processes locally). Finished members are read back; the members that did finish are
-    recorded before the first error is raised."""
+    """Train, freeze and test the ensemble: one job per member (train, freeze, test), all members' jobs to the
+    executor together (one submission; concurrent processes locally). Finished members are read back; the
+    members that did finish are recorded before the first error is raised."""
     results: dict[int, TrainResult] = {}
     for i, m in enumerate(members):
         m.workdir = Path(m.workdir).resolve()
@@ -242,41 +252,32 @@ def train_ensemble(spec: TrainSpec, type_map: list[str], systems: list[Path], me
         m = members[i]
         write_input(spec, type_map, stage_systems(m.workdir, systems, "data"), m.workdir, m.seed)
         restarted[i] = complete_checkpoint(m.workdir)
-    outs = run_jobs(executor, [_train_job(members[i].workdir, members[i].init_model, restarted[i]) for i in todo])
+        (m.workdir / "graph.pb").unlink(missing_ok=True)  # a model must come from this run's freeze
+    outs = run_jobs(executor, [_member_job(members[i], restarted[i]) for i in todo])
     fresh = []
     for i, r in zip(todo, outs):
-        if isinstance(r, FatalError) and restarted[i]:  # a checkpoint cut short (a full disk, a kill mid-write)
+        if isinstance(r, FatalError) and restarted[i] and not (members[i].workdir / "graph.pb").is_file():
+            # a checkpoint cut short (a full disk, a kill mid-write): dp train could not restart from it
             log.warning("%s: dp train could not restart from model.ckpt (%s); training from the start",
                         members[i].workdir, str(r).splitlines()[0])
             drop_checkpoint(members[i].workdir)
             fresh.append(i)
         elif isinstance(r, Exception):
             errors[i] = r
-    for i, r in zip(fresh, run_jobs(executor, [_train_job(members[i].workdir, members[i].init_model, False)
-                                               for i in fresh])):
+    for i, r in zip(fresh, run_jobs(executor, [_member_job(members[i], False) for i in fresh])):
         if isinstance(r, Exception):
             errors[i] = r
-    ok = [i for i in todo if i not in errors]
-    freeze = [Job("dp", ["--tf", "freeze", "-o", "graph.pb"], members[i].workdir, log="freeze", timeout=3600,
-                  forward=["input.json", *checkpoint_files(members[i].workdir)], backward=["graph.pb"]) for i in ok]
-    for i, r in zip(ok, run_jobs(executor, freeze)):
-        if isinstance(r, Exception):
-            errors[i] = r
-        elif not (members[i].workdir / "graph.pb").is_file():
-            errors[i] = FatalError(f"dp freeze wrote no graph.pb in {members[i].workdir}; see freeze.err")
-    ok = [i for i in ok if i not in errors]
-    tested = [i for i in ok if members[i].test_systems]
-    tests = dict(zip(tested, run_dp_tests([(members[i].workdir / "graph.pb", members[i].test_systems,
-                                            members[i].workdir) for i in tested], type_map, executor)))
-    for i in ok:
-        m = members[i]
-        if isinstance(tests.get(i), Exception):
-            errors[i] = tests[i]
+    for i in todo:
+        if i not in errors and not (members[i].workdir / "graph.pb").is_file():
+            errors[i] = FatalError(f"dp freeze wrote no graph.pb in {members[i].workdir}; see train.err")
+    for i in todo:
+        if i in errors:
             continue
+        m = members[i]
+        test = parse_test_details(m.workdir / "test_detail", m.test_systems, type_map) if m.test_systems else None
         rows = read_lcurve(m.workdir / "lcurve.out")
         results[i] = TrainResult(model=str(m.workdir / "graph.pb"), seed=m.seed, steps=spec.steps,
-                                 seconds=time.monotonic() - t0, lcurve_last=rows[-1] if rows else {},
-                                 test=tests.get(i))
+                                 seconds=time.monotonic() - t0, lcurve_last=rows[-1] if rows else {}, test=test)
         atomic_write_json(m.workdir / "done.json", results[i].to_dict())
     if errors:
         raise errors[min(errors)]
@@ -290,17 +291,23 @@ def train_member(spec: TrainSpec, type_map: list[str], systems: list[Path], work
                           executor)[0]
 
 
-def _test_job(model: Path, systems: list[Path], workdir: Path) -> Job:
+def _test_step(model: Path, systems: list[Path], workdir: Path) -> tuple[list[str], list[str], list[str]]:
+    """``dp test`` of `model` (a file in `workdir`) on held-out `systems` linked into ``workdir/test_data``:
+    its args, forward files and backward files."""
     datafile = workdir / "test_systems.txt"
     datafile.write_text("\n".join(stage_systems(workdir, systems, "test_data")) + "\n")
+    args = ["--tf", "test", "-m", model.name, "-f", datafile.name, "-n", "1000000", "-d", "test_detail"]
+    return (args, [model.name, datafile.name, "test_data"],
+            [f"test_detail.{k}.out" for k in ("e", "e_peratom", "f", "v", "v_peratom")])
+
+
+def _test_job(model: Path, systems: list[Path], workdir: Path) -> Job:
     model = Path(model)
     if model.resolve().parent != Path(workdir).resolve():
         shutil.copyfile(model, workdir / "tested.pb")
         model = workdir / "tested.pb"
-    return Job("dp", ["--tf", "test", "-m", model.name, "-f", datafile.name, "-n", "1000000", "-d", "test_detail"],
-               workdir, log="test", timeout=3600, forward=[model.name, datafile.name, "test_data"],
-               backward=["test_detail.e.out", "test_detail.e_peratom.out", "test_detail.f.out",
-                         "test_detail.v.out", "test_detail.v_peratom.out"])
+    args, forward, backward = _test_step(model, systems, workdir)
+    return Job("dp", args, workdir, log="test", timeout=3600, forward=forward, backward=backward)
 
 
 def run_dp_tests(cases: list[tuple[Path, list[Path], Path]], type_map: list[str],
