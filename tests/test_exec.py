@@ -18,7 +18,7 @@ from heal import MACHINES_DIR
 from heal.errors import FatalError, SetupError, TransientError
 from heal.exec import get_executor, load_machine
 from heal.exec.base import Job, Machine
-from heal.exec.dispatcher import DispatcherExecutor
+from heal.exec.dispatcher import DispatcherExecutor, read_submissions
 from heal.exec.local import LocalExecutor
 
 
@@ -241,6 +241,9 @@ def test_dispatcher_runs_a_stage_as_one_submission_packed_by_group_size(tmp_path
             assert f"{job.cwd} (scheduler job " in str(res) and "(scheduler job ?)" not in str(res)  # its job id
         else:
             assert res.returncode == 0 and (job.cwd / "out.txt").read_text() == str(i * i)
+    # the job ids were recorded in the stage directory when they were submitted
+    (rec,) = read_submissions(tmp_path)
+    assert rec["dir"] == "stage" and rec["jobs"] == inner.last_job_ids and rec["tasks"] == 5
     # the remote side never saw an absolute path of this machine's task directories
     scripts = list((tmp_path / "remote").rglob("*.sub"))
     assert scripts and not any(str(tmp_path / "stage") in p.read_text() for p in scripts)

@@ -22,6 +22,7 @@ import yaml
 from conftest import slurm_job_ids
 from fault_harness import double_computed, labeled_hashes, stored_hashes
 from heal import MACHINES_DIR
+from heal.exec.dispatcher import read_submissions
 from tiny_campaign import tiny_campaign
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
@@ -53,8 +54,16 @@ def test_campaign_on_slurm_survives_a_kill_during_a_stage_and_finishes(slurm, tm
         if (root / "iter-001" / "train" / "model-00" / "input.json").is_file():
             in_flight = _queued() - before
         time.sleep(0.2)
+    # the job ids are on record while the jobs still queue or run (heal status shows them)
+    while not in_flight <= {j for r in read_submissions(root) if r["dir"] == "iter-001/train" for j in r["jobs"]}:
+        if time.monotonic() > deadline:
+            pytest.fail(f"Slurm jobs {in_flight} of iteration 1's training never recorded: {read_submissions(root)}")
+        time.sleep(0.1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    killed = json.loads(subprocess.run([sys.executable, "-m", "heal", "status", str(root), "--json"],
+                                       capture_output=True, text=True, timeout=300, check=True).stdout)
+    assert in_flight <= {j for r in killed["submissions"] for j in r["jobs"]}
     labeled_at_kill = labeled_hashes(root)
     jobs_at_kill = slurm_job_ids() - before
     res = subprocess.run([sys.executable, "-m", "heal", "resume", str(root)], capture_output=True, text=True,

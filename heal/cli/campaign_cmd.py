@@ -68,6 +68,10 @@ def print_summary(camp: Campaign, lp) -> dict:
                   f"labels: {st['labels_total']}")
     if fin:
         console.print(f"stopped after iteration {fin['iteration']}: {fin['reason']}")
+    if st.get("submissions") and st.get("state") != "finished":
+        last = st["submissions"][-1]
+        console.print(f"last submission: {last['dir']} ({last['command']}, {last['tasks']} task(s)) as scheduler "
+                      f"job(s) {', '.join(last['jobs'])} at {last['submitted']}", highlight=False)
     for f in st.get("fizzled", []):
         console.print(f"[red]FIZZLED[/] {f['name']} (fw {f['fw_id']}): {f['error']}", highlight=False)
     return st

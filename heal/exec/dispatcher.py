@@ -19,6 +19,7 @@ not run), so one failing frame does not fail the others.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -29,11 +30,15 @@ from pathlib import Path
 
 from heal.errors import FatalError, SetupError, TransientError
 from heal.exec.base import Job, JobResult, Machine, job_env, tail, thread_env
+from heal.fsutil import atomic_write_json
 
 log = logging.getLogger("heal.exec")
 
 #: the file in which each task records its program's exit code
 RC = "heal.rc"
+#: the stage's submissions with their scheduler job ids, written in the jobs' common directory as soon as the
+#: jobs are submitted (``heal status`` lists them while they queue and run)
+SUBMISSIONS = "scheduler-jobs.json"
 #: exit codes of a program killed from outside (scheduler, OOM killer, node failure): worth a retry
 _KILLED = {128 + signal.SIGKILL, 128 + signal.SIGTERM, 128 + signal.SIGINT, 256 - 9, 256 - 15}
 
@@ -127,8 +132,14 @@ class DispatcherExecutor:
         sub = self.submission(jobs)
         t0 = time.monotonic()
         failure = None
+        interval = int(cfg.get("check_interval", 1))
         try:
-            sub.run_submission(check_interval=int(cfg.get("check_interval", 1)), clean=bool(cfg.get("clean", True)))
+            # submit (or find the jobs of an earlier run of the same submission), record the job ids, then wait
+            try:
+                sub.run_submission(exit_on_submit=True, clean=False, check_interval=interval)
+            finally:  # a job that failed within the first poll raises here: its id is recorded all the same
+                _record_submission(Path(sub.machine.context.local_root), jobs[0].command, sub)
+            sub.run_submission(check_interval=interval, clean=bool(cfg.get("clean", True)))
         except (RuntimeError, FileNotFoundError) as exc:
             # dpdispatcher gave up on a job, or a task did not write every backward file (VASP may write
             # no OSZICAR, say): bring back whatever exists; each task's heal.rc says how it ended
@@ -180,6 +191,35 @@ class DispatcherExecutor:
             return TransientError(f"{where} was killed (exit {rc}) under dpdispatcher")
         return FatalError(f"{where} failed with exit code {rc} under dpdispatcher; "
                           f"last lines of {err.name}:\n{tail(err) or tail(out)}")
+
+
+def _record_submission(base: Path, command: str, sub) -> None:
+    ids = [str(j.job_id) for j in sub.belonging_jobs if getattr(j, "job_id", "")]
+    if not ids:
+        return
+    path = base / SUBMISSIONS
+    try:
+        records = json.loads(path.read_text())
+    except (OSError, ValueError):
+        records = []
+    entry = {"command": command, "tasks": sum(len(j.job_task_list) for j in sub.belonging_jobs), "jobs": ids,
+             "submission": sub.submission_hash}
+    records = [r for r in records if r.get("submission") != sub.submission_hash] + [
+        {**entry, "submitted": time.strftime("%Y-%m-%dT%H:%M:%S")}]
+    atomic_write_json(path, records)
+
+
+def read_submissions(root: Path) -> list[dict]:
+    """Every submission recorded under `root` (a campaign): its directory relative to `root`, command, task
+    count, scheduler job ids and time of submission, oldest first."""
+    out = []
+    for path in sorted(Path(root).rglob(SUBMISSIONS)):
+        try:
+            records = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        out += [{"dir": str(path.parent.relative_to(root)), **r} for r in records]
+    return sorted(out, key=lambda r: r.get("submitted", ""))
 
 
 def _packing(resources: dict, mdict: dict, n_tasks: int, machine: Machine) -> dict[str, str]:

@@ -6,6 +6,7 @@ import json
 import re
 
 from heal.campaign import Campaign
+from heal.exec.dispatcher import read_submissions
 from heal.loop.report import collect, history
 
 
@@ -107,6 +108,8 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
         "fizzled": fizzled_reasons(lp, camp) if lp is not None else [],
         #: Firework name -> scheduler job ids of its submissions (dpdispatcher machines only)
         "scheduler_jobs": scheduler_jobs(lp, camp) if lp is not None else {},
+        #: every submission with its job ids, recorded as soon as it was submitted (queued / running ones too)
+        "submissions": read_submissions(camp.root),
         "converged": bool(finished and finished.get("converged")),
         "finished": finished,
         "state": ("finished" if finished else "fizzled" if all_states.get("FIZZLED")
