@@ -39,7 +39,7 @@ from ase.neighborlist import neighbor_list
 
 from heal import MACHINES_DIR, WORKFLOWS_DIR
 from heal.config import ExploreSpec, TrainSpec
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 from heal.exec import load_machine
 from heal.exec.local import LocalExecutor
 from heal.explore.lammps import ExploreRun, run_group, run_one

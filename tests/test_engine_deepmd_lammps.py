@@ -68,7 +68,7 @@ def _cell(seed: int = 0):
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
-    from heal.data.store import Dataset
+    from heal.data.dataset import Dataset
     from heal.frames import set_labels
     from heal.label import meam
 

@@ -24,7 +24,7 @@ from fireworks.core.rocket_launcher import launch_rocket
 
 from heal.campaign import Campaign
 from heal.errors import ConfigError
-from heal.store import open_launchpad
+from heal.launchpad import open_launchpad
 
 FW_STATES = ("COMPLETED", "RUNNING", "RESERVED", "READY", "WAITING", "FIZZLED", "DEFUSED", "PAUSED", "ARCHIVED")
 

@@ -85,9 +85,9 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
     for st in fw_states.values():
         for k, v in st.items():
             all_states[k] = all_states.get(k, 0) + v
-    from heal.data.store import Dataset
+    from heal.data.dataset import Dataset
     from heal.fw.runner import fizzled_reasons
-    from heal.store import mask_uri
+    from heal.launchpad import mask_uri
 
     dataset, testset = Dataset(camp.root / "dataset"), Dataset(camp.root / "testset")  # read-only: no type map
     uri = camp.cfg.store.uri
