@@ -306,8 +306,8 @@ class Dataset:
         if not frames:
             return AppendResult()
         for i, atoms in enumerate(frames):
-            npy.check_labels(atoms, f"frame {i} ({atoms.get_chemical_formula()})")
-            npy.group_key(atoms)
+            npy.require_labels(atoms, f"frame {i} ({atoms.get_chemical_formula()})")
+            npy.system_key(atoms)
         hashes = [frame_hash(a) for a in frames]
         lock = self._locked()
         try:

@@ -18,7 +18,7 @@ from ase.io import read, write
 
 from heal.campaign import Campaign
 from heal.errors import FatalError
-from heal.explore.lammps import ladder_runs, run_groups
+from heal.explore.lammps import ladder_runs, run_tasks_together
 from heal.fsutil import atomic_write_json
 
 log = logging.getLogger("heal.loop")
@@ -129,7 +129,7 @@ def stage_explore(camp: Campaign, it: int, stage: int, task: int | None = None) 
         return {"runs": sum(o["runs"] for o in outs), "frames": sum(o["frames"] for o in outs),
                 "errors": [e for o in outs for e in o["errors"]]}
     tasks = [([(run, seeds[sname]) for sname, run in plan[j]], camp.explore_task_dir(it, j)) for j in which]
-    outs = [o for group in run_groups(tasks, models_of(camp, it), camp.type_map, camp.cfg.explore, camp.executor)
+    outs = [o for group in run_tasks_together(tasks, models_of(camp, it), camp.type_map, camp.cfg.explore, camp.executor)
             for o in group]
     return {"runs": len(outs), "frames": sum(o.n_frames for o in outs),
             "errors": [f"{o.name}: {o.error}" for o in outs if o.error]}
