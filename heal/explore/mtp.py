@@ -169,12 +169,6 @@ def read_grades(path: Path) -> np.ndarray:
     return np.array(rows, dtype=[("step", "i8"), ("gamma", "f8")])
 
 
-def read_preselected(run_dir: Path) -> list[Atoms]:
-    """Candidate configurations of a finished run (info: step, gamma, run)."""
-    p = Path(run_dir) / "preselected.extxyz"
-    return read(p, index=":", format="extxyz") if p.is_file() and p.stat().st_size else []
-
-
 def run_mtp_group(runs: list[tuple[object, Atoms]], potential: Path, state: Path, type_map: list[str], spec,
                   task_dir: Path, *, save: float = SAVE_THRESHOLD, brk: float = BREAK_THRESHOLD) -> list[MtpRunResult]:
     """The runs of one exploration task, one after the other, each in ``task_dir/<run.name>``.
