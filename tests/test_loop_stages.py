@@ -206,7 +206,7 @@ def test_selection_never_picks_past_the_label_budget(tmp_path):
 
 
 def test_retry_rejected_frees_the_frames_of_unfinished_label_stages_only(tmp_path, monkeypatch):
-    from heal.fw.builder import label_and_plan
+    from heal.fw.tasks import label_and_plan
     from heal.fw.runner import retry_rejected_frames
     from heal.launchpad import open_launchpad
 

@@ -42,7 +42,7 @@ def ensure_seeds(camp: Campaign) -> None:
 
 def add_campaign(camp: Campaign, lp) -> int:
     """Add the campaign's first workflow; refuse if the campaign is already in the store."""
-    from heal.fw.builder import campaign_workflow
+    from heal.fw.tasks import campaign_workflow
 
     if campaign_fw_ids(lp, camp):
         raise ConfigError(f"campaign '{camp.name}' is already launched in {camp.root}; "
