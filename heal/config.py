@@ -178,7 +178,8 @@ class LabelSpec(_Strict):
 class TrainSpec(_Strict):
     """DeePMD ensemble (thesis defaults: se_e2_a, [25,50,100] / [240,240,240], rcut 6 Å) or MTP."""
 
-    engine: Literal["deepmd", "mtp"] = "deepmd"
+    #: a name in heal.engines.ENGINES
+    engine: str = "deepmd"
     n_models: int = Field(4, ge=1)
     steps: int = Field(100000, ge=1)
     rcut: float = Field(6.0, gt=0.0)
@@ -211,6 +212,15 @@ class TrainSpec(_Strict):
     #: MTP loss weights: energy per atom, forces, stress (MLIP defaults)
     mtp_weights: tuple[float, float, float] = (1.0, 0.01, 0.001)
     seed: int = 1
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        from heal.engines import ENGINES  # cheap: the registry maps names to import paths
+
+        if v not in ENGINES:
+            raise ValueError(f"unknown engine {v!r}; use one of {sorted(ENGINES)}")
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> "TrainSpec":

@@ -106,6 +106,14 @@ def atomic_write_json(path: Path, obj: Any) -> Path:
     return atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
 
 
+def read_json_or_none(path: str | os.PathLike) -> Any:
+    """The JSON document in `path`, or None if it is missing or unreadable (a stage that has not written it)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
+
+
 #: what programs print when a write fails for lack of space (strerror of ENOSPC and EDQUOT)
 NO_SPACE_MESSAGES = ("No space left on device", "Disk quota exceeded")
 

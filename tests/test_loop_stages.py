@@ -190,7 +190,7 @@ def test_random_pick_refills_the_cap_past_frames_the_filters_drop(tmp_path):
 def test_selection_never_picks_past_the_label_budget(tmp_path):
     """Budget 10, 8 labels used by iteration 0: iteration 1 may pick 2 frames, not max_per_iter = 4."""
     from heal.fsutil import atomic_write_json
-    from heal.loop.stages import selection_cap
+    from heal.loop.selection import selection_cap
 
     camp = _campaign(tmp_path, select={"f_lo": 0.1, "f_hi": 1.0, "max_per_iter": 4},
                      loop={"max_iterations": 5, "label_budget": 10})

@@ -139,7 +139,7 @@ class PlanTask(FiretaskBase):
 
     @_disk_full_is_named
     def run_task(self, fw_spec):
-        from heal.loop.report import stage_plan
+        from heal.loop.stages import stage_plan
 
         camp = _campaign(self)
         rep, dec = stage_plan(camp, self["iteration"], self["stage"])

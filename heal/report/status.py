@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from heal.campaign import Campaign
+from heal.fsutil import read_json_or_none
 from heal.loop.report import collect, history
 
 
@@ -79,8 +79,8 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
             "decision": rep.get("decision"),
             "calibration_table": rep.get("calibration_table"),
         })
-    init = _read_json(camp.root / "init" / "init.json")
-    finished = _read_json(camp.root / "finished.json")
+    init = read_json_or_none(camp.root / "init" / "init.json")
+    finished = read_json_or_none(camp.root / "finished.json")
     all_states: dict[str, int] = {}
     for st in fw_states.values():
         for k, v in st.items():
@@ -113,9 +113,3 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
                   else "running" if all_states.get("RUNNING") else "incomplete" if all_states else "not launched"),
     }
 
-
-def _read_json(p):
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
