@@ -98,6 +98,14 @@ def atomic_write_with(path: Path, writer) -> Path:
     return path
 
 
+def atomic_rename(src: Path, dest: Path) -> Path:
+    """Make a file another program wrote complete (`src`) durable under its final name `dest` (same directory)."""
+    fsync_file(src)
+    os.replace(src, dest)
+    fsync_dir(Path(dest).parent)
+    return Path(dest)
+
+
 def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
 
