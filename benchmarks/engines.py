@@ -12,7 +12,7 @@
    (4 held-out frames);
 3. LAMMPS + ``pair_style deepmd`` with 2 and 4 demo-size models at 32 and 108 atoms (NVT 300 K, deviation
    every 10 steps): MD steps/s from LAMMPS's own loop time, and the process start-up (TensorFlow, models);
-4. grouped exploration: 3 runs in one LAMMPS process (``run_group``) vs three processes (``run_one``).
+4. grouped exploration: 3 runs in one LAMMPS process (``run_together``) vs three processes (``run_one``).
 
 All engines real; the whole run takes ~6-8 minutes on 2 cores. The "## Engines" section of RESULTS.md is
 replaced (other sections are kept).
@@ -39,10 +39,10 @@ from ase.neighborlist import neighbor_list
 
 from heal import MACHINES_DIR, WORKFLOWS_DIR
 from heal.config import ExploreSpec, TrainSpec
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 from heal.exec import load_machine
 from heal.exec.local import LocalExecutor
-from heal.explore.lammps import ExploreRun, run_group, run_one
+from heal.explore.lammps import ExploreRun, run_together, run_one
 from heal.frames import set_labels
 from heal.train.deepmd import default_sel, train_member
 
@@ -223,11 +223,11 @@ def bench_group(models: list[Path], work: Path, ex: Timed) -> None:
         run_one(run, atoms, models, TYPE_MAP, spec, work / "alone" / run.name, ex)
     alone = time.perf_counter() - t0
     t0 = time.perf_counter()
-    outs = run_group(runs, models, TYPE_MAP, spec, work / "group", ex)
+    outs = run_together(runs, models, TYPE_MAP, spec, work / "group", ex)
     grouped = time.perf_counter() - t0
     assert all(o.ok for o in outs)
     row("3 runs (32 atoms, 2 models, 300 steps): 3 lmp processes", f"{alone:.1f} s")
-    row("3 runs: one lmp process (run_group)", f"{grouped:.1f} s",
+    row("3 runs: one lmp process (run_together)", f"{grouped:.1f} s",
         f"saves {alone - grouped:.1f} s ({100 * (1 - grouped / alone):.0f} %)")
 
 

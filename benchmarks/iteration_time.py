@@ -71,7 +71,7 @@ def heal_models(root: Path, iterations: int, t0: float) -> list[float]:
 
 
 def heal_stage_seconds(root: Path) -> dict[str, float]:
-    from heal.store import open_launchpad
+    from heal.launchpad import open_launchpad
 
     lp, _ = open_launchpad(root, readonly=True)
     out: dict[str, float] = {}

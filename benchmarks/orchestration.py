@@ -23,7 +23,7 @@ from pathlib import Path
 from fireworks import Firework, FWorker, PyTask, Workflow
 from fireworks.core.rocket_launcher import launch_rocket
 
-from heal.store import DurableStore, _launchpad_with_client
+from heal.launchpad import DurableStore, _launchpad_with_client
 
 
 def _noop_workflow(n: int, campaign: str) -> Workflow:
@@ -80,7 +80,7 @@ def bench(n: int) -> dict:
 
 def demo_stages(root: Path) -> dict:
     """Time per stage of a finished campaign, from FireWorks' launch records, and heal's share."""
-    from heal.store import open_launchpad
+    from heal.launchpad import open_launchpad
 
     lp, _ = open_launchpad(root, readonly=True)
     per: dict[str, float] = {}

@@ -119,7 +119,7 @@ class Campaign:
         return self._open_dataset("testset")
 
     def _open_dataset(self, name: str):
-        from heal.data.store import Dataset
+        from heal.data.dataset import Dataset
 
         ds = Dataset(self.root / name, type_map=self.type_map)
         return ds

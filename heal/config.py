@@ -178,7 +178,8 @@ class LabelSpec(_Strict):
 class TrainSpec(_Strict):
     """DeePMD ensemble (thesis defaults: se_e2_a, [25,50,100] / [240,240,240], rcut 6 Å) or MTP."""
 
-    engine: Literal["deepmd", "mtp"] = "deepmd"
+    #: a name in heal.engines.ENGINES
+    engine: str = "deepmd"
     n_models: int = Field(4, ge=1)
     steps: int = Field(100000, ge=1)
     rcut: float = Field(6.0, gt=0.0)
@@ -211,6 +212,15 @@ class TrainSpec(_Strict):
     #: MTP loss weights: energy per atom, forces, stress (MLIP defaults)
     mtp_weights: tuple[float, float, float] = (1.0, 0.01, 0.001)
     seed: int = 1
+
+    @field_validator("engine")
+    @classmethod
+    def _known_engine(cls, v: str) -> str:
+        from heal.engines import ENGINES  # cheap: the registry maps names to import paths
+
+        if v not in ENGINES:
+            raise ValueError(f"unknown engine {v!r}; use one of {sorted(ENGINES)}")
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> "TrainSpec":
@@ -281,9 +291,12 @@ class CampaignConfig(_Strict):
 
     @model_validator(mode="after")
     def _mtp_explores_nvt(self) -> "CampaignConfig":
-        if self.train.engine == "mtp" and any(st.pressures for st in self.explore.stages):
-            raise ValueError("explore.stages: MTP exploration runs NVT only (ASE MD); remove 'pressures' "
-                             "or use train.engine: deepmd")
+        from heal.engines import ENGINES  # cheap: names and capabilities, no engine imported
+
+        if not ENGINES[self.train.engine].npt and any(st.pressures for st in self.explore.stages):
+            npt = " | ".join(sorted(n for n, e in ENGINES.items() if e.npt))
+            raise ValueError(f"explore.stages: the {self.train.engine!r} engine explores at constant volume only "
+                             f"(NVT); remove 'pressures' or use train.engine: {npt}")
         sel, tm = self.train.sel, self.system.type_map
         if isinstance(sel, list) and len(sel) != len(tm):
             raise ValueError(f"train.sel has {len(sel)} numbers for the {len(tm)} elements {' '.join(tm)}; "
@@ -293,7 +306,9 @@ class CampaignConfig(_Strict):
     @property
     def n_models(self) -> int:
         """Models trained per iteration: the DeePMD ensemble, or one MTP."""
-        return 1 if self.train.engine == "mtp" else self.train.n_models
+        from heal.engines import ENGINES
+
+        return self.train.n_models if ENGINES[self.train.engine].ensemble else 1
 
     # --- derived paths -------------------------------------------------------------------------
     source: Path | None = Field(None, exclude=True)

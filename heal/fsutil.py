@@ -98,12 +98,28 @@ def atomic_write_with(path: Path, writer) -> Path:
     return path
 
 
+def atomic_rename(src: Path, dest: Path) -> Path:
+    """Make a file another program wrote complete (`src`) durable under its final name `dest` (same directory)."""
+    fsync_file(src)
+    os.replace(src, dest)
+    fsync_dir(Path(dest).parent)
+    return Path(dest)
+
+
 def atomic_write_text(path: Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode())
 
 
 def atomic_write_json(path: Path, obj: Any) -> Path:
     return atomic_write_bytes(path, json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
+
+
+def read_json_or_none(path: str | os.PathLike) -> Any:
+    """The JSON document in `path`, or None if it is missing or unreadable (a stage that has not written it)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 #: what programs print when a write fails for lack of space (strerror of ENOSPC and EDQUOT)

@@ -1,6 +1,6 @@
 """Change tracking for heal's embedded store: mongomock stores that record which documents each call touched.
 
-A :class:`heal.store.DurableStore` owns the server / database / collection stores made here; while it has an
+A :class:`heal.launchpad.DurableStore` owns the server / database / collection stores made here; while it has an
 operation open on a thread, every document a mutating mongomock call matched, inserted or deleted is
 recorded, so the store journals exactly those documents after the call (see :mod:`heal.storefile`).
 Owners mark themselves with ``tracks_changes = True``; stores without such an owner (read-only copies)

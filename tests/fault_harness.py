@@ -95,7 +95,7 @@ def double_computed(root: Path) -> list[str]:
 
 
 def running_fireworks(root: Path) -> list[str]:
-    from heal.store import open_launchpad
+    from heal.launchpad import open_launchpad
 
     lp, _ = open_launchpad(root, readonly=True)
     return sorted(d["name"] for d in lp.fireworks.find({"state": {"$in": ["RUNNING", "RESERVED"]}},

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from heal.cli import app
 from heal.data.importer import expand_paths, import_files
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 from heal.frames import min_distance, virial
 
 VASP = Path(ase.__file__).parent / "test" / "testdata" / "vasp"

@@ -1,4 +1,4 @@
-"""Unit tests of heal.data.store on real reference values (ASE's Ni18 OUTCAR) and EMT-labeled cells.
+"""Unit tests of heal.data.dataset on real reference values (ASE's Ni18 OUTCAR) and EMT-labeled cells.
 
 EMT (ASE's effective-medium potential for Ni/Al) gives real, consistent energy/forces/stress for the
 multi-frame tests; it stands in for DFT only as a label source, never as physics under test.
@@ -21,7 +21,7 @@ from ase.build import bulk
 from ase.calculators.emt import EMT
 
 from heal import fsutil as fsio
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 from heal.errors import FatalError
 from heal.frames import frame_hash, set_labels, virial
 
@@ -211,7 +211,7 @@ def test_injected_write_error_leaves_dataset_unchanged(tmp_path, monkeypatch, wh
 _CRASHER = """
 import os, sys, ase.io
 from heal import fsutil as fsio
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 frames = ase.io.read(sys.argv[2], index=":")
 fsio.fsync_tree = lambda root: os._exit(9)   # die after the chunk is written, before the commit
 Dataset(sys.argv[1]).append(frames)
@@ -238,7 +238,7 @@ def test_process_killed_mid_append_leaves_previous_state(tmp_path):
 
 _APPENDER = """
 import sys, ase.io
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 frames = ase.io.read(sys.argv[2], index=":")
 ds = Dataset(sys.argv[1])
 for i in range(0, len(frames), 2):

@@ -34,7 +34,7 @@ from heal.errors import FatalError, TransientError
 from heal.exec import load_machine
 from heal.exec.base import Job, job_env, which
 from heal.exec.local import LocalExecutor
-from heal.explore.lammps import ExploreRun, run_group, run_one
+from heal.explore.lammps import ExploreRun, run_together, run_one
 from heal.explore.parse import iter_dump, read_model_devi
 from heal.train.deepmd import read_lcurve, train_member
 
@@ -68,7 +68,7 @@ def _cell(seed: int = 0):
 
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
-    from heal.data.store import Dataset
+    from heal.data.dataset import Dataset
     from heal.frames import set_labels
     from heal.label import meam
 
@@ -175,7 +175,7 @@ def test_group_in_one_process_equals_runs_alone(engines):
     runs = [(RUN_A, _cell()), (ExploreRun("b", 900.0, None, 100, 6), _cell(1)),
             (ExploreRun("c", 600.0, 1.0, 100, 7), _cell(2))]  # c: NPT at 1 bar
     n = len(engines.ex.jobs)
-    outs = run_group(runs, [engines.m0, engines.m1], TYPE_MAP, EXPLORE, engines.root / "x" / "group", engines.ex)
+    outs = run_together(runs, [engines.m0, engines.m1], TYPE_MAP, EXPLORE, engines.root / "x" / "group", engines.ex)
     assert [args[1] for _, args in engines.ex.jobs[n:]] == ["group.in"]  # one LAMMPS process for all three
     assert [o.name for o in outs] == ["a", "b", "c"] and all(o.ok and o.n_frames == N_FRAMES for o in outs)
     tables = [read_model_devi(Path(o.workdir) / "model_devi.out") for o in outs]
@@ -212,11 +212,11 @@ def test_blow_up_is_recorded_and_the_group_goes_on(engines):
             raise TransientError("lmp was killed (exit -9)")
 
     with pytest.raises(TransientError):
-        run_group(runs, [engines.m0, engines.m1], TYPE_MAP, EXPLORE, task, KilledAfter())
+        run_together(runs, [engines.m0, engines.m1], TYPE_MAP, EXPLORE, task, KilledAfter())
     # the run the group finished before dying is kept; the others are not marked
     assert json.loads((task / "ok1" / "done.json").read_text())["ok"] is True
     assert not (task / "hot" / "done.json").exists() and not (task / "ok2" / "done.json").exists()
-    outs = run_group(runs, [engines.m0, engines.m1], TYPE_MAP, EXPLORE, task, engines.ex)  # never raises
+    outs = run_together(runs, [engines.m0, engines.m1], TYPE_MAP, EXPLORE, task, engines.ex)  # never raises
     ok1, hot, ok2 = outs
     assert not hot.ok and hot.error.startswith("LAMMPS: ERROR: Lost atoms")
     assert 0 < hot.n_frames < N_FRAMES  # frames before the blow-up are kept
@@ -228,7 +228,7 @@ def test_blow_up_is_recorded_and_the_group_goes_on(engines):
     assert not (task / "ok1" / "lmp.out").exists() and (task / "ok2" / "lmp.out").is_file()
     # a relaunch keeps every outcome (the failed run included) and runs nothing
     n = len(engines.ex.jobs)
-    assert run_group(runs, [engines.m0, engines.m1], TYPE_MAP, EXPLORE, task, engines.ex) == outs
+    assert run_together(runs, [engines.m0, engines.m1], TYPE_MAP, EXPLORE, task, engines.ex) == outs
     assert len(engines.ex.jobs) == n
 
 
@@ -238,7 +238,7 @@ def test_missing_model_is_fatal_and_names_the_file(engines):
     with pytest.raises(FatalError, match=str(missing)):
         run_one(RUN_A, _cell(), [engines.m0, missing], TYPE_MAP, EXPLORE, engines.root / "x" / "missing", engines.ex)
     with pytest.raises(FatalError, match=str(missing)):
-        run_group([(RUN_A, _cell()), (ExploreRun("b", 900.0, None, 100, 6), _cell(1))], [missing, engines.m1],
+        run_together([(RUN_A, _cell()), (ExploreRun("b", 900.0, None, 100, 6), _cell(1))], [missing, engines.m1],
                   TYPE_MAP, EXPLORE, engines.root / "x" / "missing-group", engines.ex)
     assert len(engines.ex.jobs) == n  # LAMMPS never started
     shutil.rmtree(engines.root / "x" / "missing", ignore_errors=True)

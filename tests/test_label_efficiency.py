@@ -73,7 +73,7 @@ def test_small_benchmark_runs_end_to_end(tmp_path):
     assert "labels to target" in proc.stdout and "capacity floor" in proc.stdout
 
     # the DP-GEN arm is handed the heal arms' own starting point: their initial labels, seed cells, training input
-    from heal.data.store import Dataset
+    from heal.data.dataset import Dataset
     from labeleff.shared import dpgen_inputs
 
     small = Settings(**{k: v for k, v in s.items()})

@@ -190,7 +190,7 @@ def test_random_pick_refills_the_cap_past_frames_the_filters_drop(tmp_path):
 def test_selection_never_picks_past_the_label_budget(tmp_path):
     """Budget 10, 8 labels used by iteration 0: iteration 1 may pick 2 frames, not max_per_iter = 4."""
     from heal.fsutil import atomic_write_json
-    from heal.loop.stages import selection_cap
+    from heal.loop.selection import selection_cap
 
     camp = _campaign(tmp_path, select={"f_lo": 0.1, "f_hi": 1.0, "max_per_iter": 4},
                      loop={"max_iterations": 5, "label_budget": 10})
@@ -206,9 +206,9 @@ def test_selection_never_picks_past_the_label_budget(tmp_path):
 
 
 def test_retry_rejected_frees_the_frames_of_unfinished_label_stages_only(tmp_path, monkeypatch):
-    from heal.fw.builder import label_and_plan
+    from heal.fw.tasks import label_and_plan
     from heal.fw.runner import retry_rejected_frames
-    from heal.store import open_launchpad
+    from heal.launchpad import open_launchpad
 
     monkeypatch.delenv("HEAL_MONGO_URI", raising=False)
     camp = _campaign(tmp_path, label={"max_fail_fraction": 1.0, "batch_size": 2})

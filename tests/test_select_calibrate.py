@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from heal.select.calibrate import FALLBACK, FITTED, UNATTAINABLE, calibrate, fit_levels, group_key, true_force_error
+from heal.select.calibrate import FALLBACK, FITTED, UNATTAINABLE, calibrate, fit_levels, calibration_group, true_force_error
 
 
 def _pairs(rng, n, a, sigma, dmax=1.0):
@@ -98,7 +98,7 @@ def test_validation_and_group_key():
         calibrate([0.1, 0.2], [0.1], target_error=0.5)
     with pytest.raises(ValueError):
         calibrate([0.1, 0.2], [0.1, 0.2], ["a"], target_error=0.5)
-    assert group_key("Al1Co1Cr1Ni1", "fcc") == "Al1Co1Cr1Ni1|fcc" and group_key("Ni3Al") == "Ni3Al"
+    assert calibration_group("Al1Co1Cr1Ni1", "fcc") == "Al1Co1Cr1Ni1|fcc" and calibration_group("Ni3Al") == "Ni3Al"
 
 
 def test_true_force_error_is_the_max_per_atom_norm():

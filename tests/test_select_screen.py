@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from heal.config import SelectSpec
-from heal.explore.parse import read_model_devi
-from heal.select.screen import _parse_fast, screen_file
+from heal.explore.parse import _parse_fast, read_model_devi
+from heal.select.screen import screen_file
 from heal.select.trust import CANDIDATE, Counts, classify, count
 
 HEADER = "#       step         max_devi_v         min_devi_v         avg_devi_v         max_devi_f         " \

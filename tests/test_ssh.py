@@ -89,7 +89,7 @@ def test_label_stage_round_trip_over_ssh(sshd, tmp_path):
 
 
 def test_training_member_round_trip_over_ssh_uploads_its_data(sshd, tmp_path):
-    from heal.data.store import Dataset
+    from heal.data.dataset import Dataset
     from heal.frames import set_labels
     from heal.label.meam import MeamLabeler
     from heal.train.deepmd import train_member

@@ -21,7 +21,7 @@ from fireworks import Firework, FWorker, ScriptTask, Workflow
 from fireworks.core.rocket_launcher import rapidfire
 
 from heal.errors import ConfigError, StoreLockedError
-from heal.store import DurableStore, ReadOnlyStore, lock_holder, mask_uri, open_launchpad
+from heal.launchpad import DurableStore, ReadOnlyStore, lock_holder, mask_uri, open_launchpad
 
 MONGO_URI = os.environ.get("HEAL_MONGO_URI")  # read before the fixture below hides it
 KILL_TRIALS = 5
@@ -71,7 +71,7 @@ def _kill(proc: subprocess.Popen) -> None:
 
 STATES_CODE = """
     import json, sys
-    from heal.store import open_launchpad
+    from heal.launchpad import open_launchpad
     uri = sys.argv[3] if len(sys.argv) > 3 else None
     lp, store = open_launchpad(sys.argv[1], uri, readonly=sys.argv[2] == "ro")
     states = {i: lp.get_fw_by_id(i).state for i in lp.get_fw_ids()}
@@ -118,7 +118,7 @@ def test_unique_index_survives_reload(tmp_path):
 ADDER = """
     import json, sys, time
     from fireworks import Firework, ScriptTask, Workflow
-    from heal.store import open_launchpad
+    from heal.launchpad import open_launchpad
     lp, store = open_launchpad(sys.argv[1])
     print("ready", flush=True)
     i = 0
@@ -193,7 +193,7 @@ def test_kill_9_loses_no_reported_workflow(tmp_path):
 # ---------------------------------------------------------------------------------------------------------
 HOLDER = """
     import sys, time
-    from heal.store import open_launchpad
+    from heal.launchpad import open_launchpad
     lp, store = open_launchpad(sys.argv[1])
     print("ready", flush=True)
     time.sleep(120)
@@ -238,7 +238,7 @@ def test_stale_temp_snapshot_is_removed_by_the_writer(tmp_path):
 READER = """
     import json, sys
     from fireworks import Firework, ScriptTask, Workflow
-    from heal.store import open_launchpad
+    from heal.launchpad import open_launchpad
     lp, store = open_launchpad(sys.argv[1], readonly=True)
     ids = lp.get_fw_ids()
     lp.add_wf(Workflow([Firework(ScriptTask.from_str("true"))]))  # only in the reader's private copy
@@ -312,7 +312,7 @@ def test_round_trip_on_real_mongodb(tmp_path, monkeypatch):
 
 # --- journal format (heal.storefile) ---------------------------------------------------------------------
 def _lp(directory):
-    from heal.store import DurableStore, _launchpad_with_client
+    from heal.launchpad import DurableStore, _launchpad_with_client
 
     store = DurableStore(directory)
     lp = _launchpad_with_client(store.client(), store=store)
@@ -380,7 +380,7 @@ def test_journal_replay_reproduces_the_live_state_exactly(tmp_path):
     from fireworks import Firework, FWorker, PyTask, Workflow
     from fireworks.core.rocket_launcher import rapidfire
 
-    from heal.store import ReadOnlyStore
+    from heal.launchpad import ReadOnlyStore
 
     lp, store = _lp(tmp_path / "store")
     store.compact_bytes = 10**9

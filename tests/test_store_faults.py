@@ -12,7 +12,7 @@ from fireworks import Firework, ScriptTask, Workflow
 
 from heal import storefile as sf
 from heal.errors import DiskFullError, SetupError, StoreCorruptError
-from heal.store import DurableStore, _launchpad_with_client
+from heal.launchpad import DurableStore, _launchpad_with_client
 
 
 def _lp(directory):

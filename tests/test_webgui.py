@@ -23,7 +23,7 @@ from fireworks import Firework, ScriptTask, Workflow
 from heal.config import parse_config
 from heal.errors import ConfigError
 from heal.report.webgui import check_auth_settings, is_loopback, status_html
-from heal.store import open_launchpad
+from heal.launchpad import open_launchpad
 
 HEAL = "import sys; from heal.cli import main; sys.argv[0] = 'heal'; main()"
 START_TIMEOUT = 60

@@ -109,7 +109,7 @@ def run_arm(arm: str, s: Settings, work: Path) -> list[dict]:
 
 def campaign_points(root: Path) -> list[dict]:
     """(iteration, labels its models were trained on, model files) for every trained iteration of a campaign."""
-    from heal.data.store import Dataset
+    from heal.data.dataset import Dataset
 
     ds = Dataset(root / "dataset")
     by_iter: dict[int, int] = {}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 
 
 def load_frames(ds: Dataset) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray, float]]:

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from heal.config import TrainSpec
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 from heal.exec import get_executor
 from heal import PROJECT_ROOT
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from ase.io import write
 
 from heal.config import TrainSpec
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 from heal.systems import read_seed_set
 from heal.train.deepmd import write_input
 

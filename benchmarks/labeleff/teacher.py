@@ -16,7 +16,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
 from heal.config import parse_config
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 from heal.frames import set_labels
 from heal.label.meam import MeamLabeler
 from heal.systems import generate_seeds

@@ -23,7 +23,7 @@ def _fail(msg: str, code: int = 1) -> None:
 
 def _open_dataset(into: Path, type_map: str | None):
     """The dataset at ``into``; with ``--type-map``, create it or check / extend its map (new elements last)."""
-    from heal.data.store import Dataset
+    from heal.data.dataset import Dataset
 
     ds = Dataset(into)
     if type_map is None:
@@ -91,7 +91,7 @@ def import_cmd(
 
 
 def _existing(path: Path):
-    from heal.data.store import Dataset
+    from heal.data.dataset import Dataset
     from heal.errors import HealError
 
     try:

@@ -20,7 +20,7 @@ def register(app: typer.Typer) -> None:
               models: int = typer.Option(None, "--models", help="ensemble size (default: train.n_models)")) -> None:
         """Train the campaign's DeePMD ensemble on a dataset: dp train, dp freeze, dp test per member."""
         from heal.config import load_config
-        from heal.data.store import Dataset
+        from heal.data.dataset import Dataset
         from heal.errors import ConfigError
         from heal.exec import get_executor
         from heal.train.deepmd import train_member

@@ -1,4 +1,4 @@
-"""Import VASP AIMD outputs (vasprun.xml, OUTCAR) into a :class:`heal.data.store.Dataset`.
+"""Import VASP AIMD outputs (vasprun.xml, OUTCAR) into a :class:`heal.data.dataset.Dataset`.
 
 Units: distances Å (``d_min``), energies eV, forces eV/Å, stress eV/Å^3 -> virial eV in the store.
 
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from heal.data.store import Dataset
+from heal.data.dataset import Dataset
 from heal.data.vasp import OUTCAR, VASPRUN, VaspReader, detect_format
 from heal.errors import HealError
 from heal.frames import min_distance

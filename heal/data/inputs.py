@@ -1,4 +1,4 @@
-"""Checks and normalisation of what callers hand to :class:`heal.data.store.Dataset` (before any write)."""
+"""Checks and normalisation of what callers hand to :class:`heal.data.dataset.Dataset` (before any write)."""
 
 from __future__ import annotations
 

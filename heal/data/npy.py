@@ -35,10 +35,10 @@ def formula_of(symbols: Sequence[str]) -> str:
     return Formula.from_list(list(symbols)).format("metal")
 
 
-GroupKey = tuple[tuple[str, ...], bool]
+SystemKey = tuple[tuple[str, ...], bool]
 
 
-def group_key(atoms: Atoms) -> GroupKey:
+def system_key(atoms: Atoms) -> SystemKey:
     """(species sequence, has virial): frames with equal keys share one deepmd/npy system."""
     if not np.asarray(atoms.pbc, dtype=bool).all() or atoms.cell.rank != 3:
         raise FatalError(f"frame {atoms.get_chemical_formula()} is not a periodic 3-D cell (pbc={atoms.pbc.tolist()}); "
@@ -46,14 +46,14 @@ def group_key(atoms: Atoms) -> GroupKey:
     return tuple(atoms.get_chemical_symbols()), virial(atoms) is not None
 
 
-def system_name(key: GroupKey) -> str:
+def system_name(key: SystemKey) -> str:
     """Directory name of a group's system: ``<formula>-<8 hex of the species order>[-novirial]``."""
     symbols, has_vir = key
     order = hashlib.sha1(",".join(symbols).encode()).hexdigest()[:8]
     return f"{formula_of(symbols)}-{order}" + ("" if has_vir else "-novirial")
 
 
-def check_labels(atoms: Atoms, where: str) -> None:
+def require_labels(atoms: Atoms, where: str) -> None:
     """Raise FatalError unless the frame has finite energy and forces (and finite stress if any)."""
     if not has_labels(atoms):
         raise FatalError(f"{where} has no energy/forces labels; attach them with heal.frames.set_labels")
@@ -69,11 +69,11 @@ def check_labels(atoms: Atoms, where: str) -> None:
 
 
 def write_system(directory: Path, frames: Sequence[Atoms], type_map: Sequence[str]) -> None:
-    """Write frames sharing one group key as a deepmd/npy system (float64) in ``directory``."""
+    """Write frames sharing one system key as a deepmd/npy system (float64) in ``directory``."""
     import dpdata
 
     first = frames[0]
-    key = group_key(first)
+    key = system_key(first)
     index = {el: i for i, el in enumerate(type_map)}
     types = np.array([index[s] for s in first.get_chemical_symbols()], dtype=int)
     n = len(frames)
@@ -113,11 +113,11 @@ def read_system(directory: Path) -> list[Atoms]:
 
 def write_chunk(directory: Path, type_map: Sequence[str], frames: Sequence[Atoms], provenances: Sequence[dict],
                 hashes: Sequence[str]) -> tuple[list[str], list[dict]]:
-    """Write frames as one system per group key under ``directory``; return the system names and one
+    """Write frames as one system per system key under ``directory``; return the system names and one
     manifest entry per frame, in input order (hash, system, index, natoms, formula, virial, provenance)."""
-    groups: dict[GroupKey, list[int]] = {}
+    groups: dict[SystemKey, list[int]] = {}
     for i, atoms in enumerate(frames):
-        groups.setdefault(group_key(atoms), []).append(i)
+        groups.setdefault(system_key(atoms), []).append(i)
     entries: list[dict] = [{} for _ in frames]
     for key, idx in groups.items():
         name = system_name(key)

@@ -30,6 +30,7 @@ from heal.frames import set_labels
 
 VASPRUN, OUTCAR = "vasprun", "outcar"
 _OUTCAR_DELIM = "FREE ENERGIE OF THE ION-ELECTRON SYSTEM"  # ends an ionic step (+4 lines: the energies)
+_PARAMS = ("NELM", "EDIFF", "PSTRESS")  # vasprun.xml parameters the readers need
 
 
 def detect_format(path: str | os.PathLike) -> str | None:
@@ -59,6 +60,27 @@ def _symbol(text: str) -> str:
     return sym
 
 
+def _scf_energies(calc) -> list[float]:
+    """Free energy of each leading ``<scstep>`` (the ground-state SCF; DFPT steps after ``<energy>`` not counted)."""
+    out = []
+    for child in calc:
+        if child.tag != "scstep":
+            break
+        e = child.find("energy/i[@name='e_fr_energy']")
+        out.append(float(e.text) if e is not None and e.text else float("nan"))
+    return out
+
+
+def _sigma0_shift(calc) -> float:
+    """σ→0 minus free energy of the last electronic step (as ASE applies it: vasprun's own ``e_0_energy``
+    in ``<energy>`` is wrong in some VASP versions)."""
+    last = calc.findall("scstep/energy")
+    if not last:
+        return 0.0
+    e0, efr = last[-1].find("i[@name='e_0_energy']"), last[-1].find("i[@name='e_fr_energy']")
+    return float(e0.text) - float(efr.text) if e0 is not None and efr is not None else 0.0
+
+
 def _varray(elem) -> np.ndarray:
     return np.array([[float(x) for x in v.text.split()] for v in elem], dtype=float)
 
@@ -67,15 +89,21 @@ class VaspReader:
     """Iterate the complete frames of one VASP output file; afterwards read the counters and messages.
 
     ``frames()`` yields ``(index, atoms)``, ``index`` counting ionic steps in the file from 0.
-    After it is exhausted: ``complete`` (frames yielded), ``unlabeled`` (steps without energy or forces),
-    ``ml_frames`` (machine-learned steps skipped), ``corrupt`` (unparseable steps skipped), ``error`` and
-    ``note`` (None or a one-line message).
+    After it is exhausted: ``steps`` (ionic steps seen), ``complete`` (frames yielded), ``unlabeled``
+    (steps without energy or forces), ``ml_frames`` (machine-learned steps skipped), ``corrupt``
+    (unparseable steps skipped), ``error`` and ``note`` (None or a one-line message); for the labeler:
+    ``energy_sigma0`` (index -> σ→0 energy, eV), and for vasprun.xml ``params`` (``NELM``, ``EDIFF``,
+    ``PSTRESS`` as written) and ``scf_energies`` (free energy of each electronic step of the last ionic
+    step, eV).
     """
 
     def __init__(self, path: str | os.PathLike, fmt: str | None = None) -> None:
         self.path = Path(path)
         self.fmt = fmt or detect_format(path)
-        self.complete = self.unlabeled = self.ml_frames = self.corrupt = 0
+        self.steps = self.complete = self.unlabeled = self.ml_frames = self.corrupt = 0
+        self.energy_sigma0: dict[int, float] = {}
+        self.params: dict[str, str] = {}
+        self.scf_energies: list[float] = []
         self.error: str | None = None
         self.note: str | None = None
         self._first_corrupt: str | None = None
@@ -141,14 +169,20 @@ class VaspReader:
                 stack.pop()
                 if elem.tag == "atominfo":
                     species = self._vasprun_species(elem)
-                elif elem.tag == "i" and elem.get("name") == "PSTRESS" and "calculation" not in stack:
-                    pstress = float(elem.text)
+                elif elem.tag == "i" and elem.get("name") in _PARAMS and "calculation" not in stack and elem.text:
+                    self.params[elem.get("name")] = elem.text.strip()  # <parameters> comes after <incar>
+                    if elem.get("name") == "PSTRESS":
+                        pstress = float(elem.text)
                 elif elem.tag == "calculation" and len(stack) == 1:
                     idx, n = n, n + 1
+                    self.steps = n
                     if species is None:
                         raise ValueError("<calculation> before <atominfo>: not a vasprun.xml")
+                    self.scf_energies = _scf_energies(elem)
                     try:
                         atoms = self._vasprun_frame(elem, species, pstress)
+                        if atoms is not None:
+                            self.energy_sigma0[idx] = atoms.get_potential_energy() + _sigma0_shift(elem)
                     except Exception as exc:  # noqa: BLE001 - one bad step must not stop the file
                         self._skip_corrupt(idx, exc)
                         atoms = None
@@ -240,6 +274,7 @@ class VaspReader:
                     chunk, lines, tail = lines, [], -1
                     atoms = self._outcar_frame(parser, header, chunk, idx)
                     idx += 1
+                    self.steps = idx
                     if atoms is not None:
                         yield idx - 1, atoms
         finished = any("General timing" in ln for ln in lines)
@@ -262,6 +297,7 @@ class VaspReader:
             if energy is None or res.get("forces") is None:
                 self.unlabeled += 1
                 return None
+            self.energy_sigma0[idx] = float(res.get("energy", energy))
             return set_labels(Atoms(atoms.get_chemical_symbols(), cell=atoms.cell, positions=atoms.positions,
                                     pbc=True), energy, res["forces"], stress=res.get("stress"))
         except Exception as exc:  # noqa: BLE001 - one bad step must not stop the file

@@ -151,10 +151,10 @@ def run_one(run: ExploreRun, atoms: Atoms, models: list[Path], type_map: list[st
     return finish_run(run, workdir, res, time.monotonic() - t0)
 
 
-def run_group(items: list[tuple[ExploreRun, Atoms]], models: list[Path], type_map: list[str], spec: ExploreSpec,
-              task_dir: Path, executor, timeout: float | None = None) -> list[RunOutcome]:
-    """Several MD runs in ONE LAMMPS process (see :func:`run_groups`)."""
-    return run_groups([(items, task_dir)], models, type_map, spec, executor, timeout)[0]
+def run_together(items: list[tuple[ExploreRun, Atoms]], models: list[Path], type_map: list[str], spec: ExploreSpec,
+                 task_dir: Path, executor, timeout: float | None = None) -> list[RunOutcome]:
+    """Several MD runs in ONE LAMMPS process (see :func:`run_tasks_together`)."""
+    return run_tasks_together([(items, task_dir)], models, type_map, spec, executor, timeout)[0]
 
 
 def _group_job(pending, models, type_map, spec, task_dir: Path, timeout) -> Job:
@@ -174,8 +174,9 @@ def _group_job(pending, models, type_map, spec, task_dir: Path, timeout) -> Job:
                timeout=timeout, forward=forward, backward=backward)
 
 
-def run_groups(tasks: list[tuple[list[tuple[ExploreRun, Atoms]], Path]], models: list[Path], type_map: list[str],
-               spec: ExploreSpec, executor, timeout: float | None = None) -> list[list[RunOutcome]]:
+def run_tasks_together(tasks: list[tuple[list[tuple[ExploreRun, Atoms]], Path]], models: list[Path],
+                       type_map: list[str], spec: ExploreSpec, executor,
+                       timeout: float | None = None) -> list[list[RunOutcome]]:
     """An exploration stage: every task (a group of MD runs in ONE LAMMPS process, TensorFlow and the models
     started once) goes to the executor together, as one submission.
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms, units
 from ase.constraints import FixCom
-from ase.io import read, write
+from ase.io import write
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary
 
@@ -42,7 +42,7 @@ except ImportError:  # pragma: no cover
         MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
 
 from heal.errors import FatalError
-from heal.fsutil import atomic_write_json
+from heal.fsutil import atomic_write_json, atomic_write_text, atomic_write_with
 from heal.select.mtp_select import (ActiveSet, check_digest, load_mtp, mtp_calculator, quiet_motep,
                                     rows_from_engine)
 
@@ -145,14 +145,9 @@ def _integrate(dyn, md: Atoms, active: ActiveSet, nsteps: int, dump_freq: int, s
 
 
 def _write_outputs(workdir: Path, grades, traj, cands) -> None:
-    with open(workdir / "grades.out.tmp", "w") as fh:
-        fh.write("# step gamma\n")
-        fh.writelines(f"{s:d} {g:.6g}\n" for s, g in grades)
-    (workdir / "grades.out.tmp").replace(workdir / "grades.out")
+    atomic_write_text(workdir / "grades.out", "# step gamma\n" + "".join(f"{s:d} {g:.6g}\n" for s, g in grades))
     for fname, frames in (("traj.extxyz", traj), ("preselected.extxyz", cands)):
-        tmp = workdir / f"{fname}.tmp"
-        write(tmp, frames, format="extxyz")
-        tmp.replace(workdir / fname)
+        atomic_write_with(workdir / fname, lambda tmp, frames=frames: write(tmp, frames, format="extxyz"))
 
 
 def read_grades(path: Path) -> np.ndarray:
@@ -167,12 +162,6 @@ def read_grades(path: Path) -> np.ndarray:
         except ValueError:
             continue
     return np.array(rows, dtype=[("step", "i8"), ("gamma", "f8")])
-
-
-def read_preselected(run_dir: Path) -> list[Atoms]:
-    """Candidate configurations of a finished run (info: step, gamma, run)."""
-    p = Path(run_dir) / "preselected.extxyz"
-    return read(p, index=":", format="extxyz") if p.is_file() and p.stat().st_size else []
 
 
 def run_mtp_group(runs: list[tuple[object, Atoms]], potential: Path, state: Path, type_map: list[str], spec,

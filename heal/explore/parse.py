@@ -1,12 +1,15 @@
 """Parsers for LAMMPS exploration outputs: the inline ``model_devi.out`` table and ``traj.dump`` frames.
 
-Both are streamed: memory grows with the frames asked for, not with the file.
+Both are streamed: memory grows with the frames asked for, not with the file. This is the one reader of
+``model_devi.out``: the selector's screening (:mod:`heal.select.screen`) classifies its blocks.
 Units: deviations eV/Å (force) and eV (virial, as DeePMD writes it), lengths Å.
 """
 
 from __future__ import annotations
 
+import io
 import math
+import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -18,18 +21,92 @@ DEVI_COLUMNS = ("step", "max_devi_v", "min_devi_v", "avg_devi_v", "max_devi_f", 
 DEVI_DTYPE = np.dtype([(c, np.int64 if c == "step" else np.float64) for c in DEVI_COLUMNS])
 
 
+#: bytes DeePMD writes per model_devi.out row (to size the blocks read at a time)
+_BYTES_PER_ROW = 128
+
+
 def read_model_devi(path: Path) -> np.ndarray:
     """Read ``model_devi.out`` into a structured array (fields ``DEVI_COLUMNS``).
 
     A missing or empty file gives an empty array; a torn last line (killed run) is dropped; values that
     are not numbers (``nan``, ``-nan``, ``inf``) become NaN so the selector classes them as failed.
     """
+    blocks = list(iter_devi_blocks(path))
+    return np.concatenate(blocks) if blocks else np.zeros(0, dtype=DEVI_DTYPE)
+
+
+def iter_devi_blocks(path: Path, chunk_rows: int = 50_000,
+                     columns: tuple[str, ...] = DEVI_COLUMNS) -> Iterator[np.ndarray]:
+    """The rows of ``model_devi.out`` as structured arrays of about `chunk_rows` rows each, with the fields
+    `columns` (a subset of ``DEVI_COLUMNS``; fewer columns parse faster).
+
+    The one reader of the table: memory is one block. Each block of whole lines is parsed by numpy's C
+    reader (``np.loadtxt``); a block it cannot vouch for (a ``#`` that does not start a line, ``\\r``, short
+    rows, non-numbers such as ``1_0``, undecodable bytes, a non-finite step) is re-read line by line with
+    :func:`iter_devi_rows`'s rules, so both paths give the same rows. A missing file yields nothing.
+    """
     path = Path(path)
     if not path.is_file():
-        return np.zeros(0, dtype=DEVI_DTYPE)
-    with open(path, errors="replace") as fh:
-        rows = [(step, *vals) for step, vals in iter_devi_rows(fh)]
-    return np.array(rows, dtype=DEVI_DTYPE)
+        return
+    dtype = np.dtype([(c, DEVI_DTYPE[c]) for c in columns])
+    size = max(int(chunk_rows), 1) * _BYTES_PER_ROW
+    rest = b""
+    with open(path, "rb") as fh:
+        while True:
+            buf = fh.read(size)
+            if not buf:
+                break
+            buf = rest + buf if rest else buf
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                rest = buf
+                continue
+            block, rest = buf[:cut + 1], buf[cut + 1:]
+            rows = _parse_fast(block, dtype)
+            yield _parse_slow(block, dtype) if rows is None else rows
+    if rest:  # no final newline: the slow path applies the torn-line rule
+        yield _parse_slow(rest, dtype)
+
+
+def _parse_fast(block: bytes, dtype: np.dtype = DEVI_DTYPE) -> np.ndarray | None:
+    """The rows of a block of complete lines, or None when the line-by-line rules must decide.
+
+    Only the columns of `dtype` are converted, plus the step and the 7th column (which makes a row with
+    fewer than 7 fields an error: the line rules skip such rows)."""
+    if b"\r" in block:
+        return None
+    if b"#" in block:
+        block = b"\n".join(ln for ln in block.split(b"\n") if not ln.startswith(b"#"))
+        if b"#" in block:
+            return None
+    if not block or block.isspace():
+        return np.zeros(0, dtype=dtype)
+    cols = sorted({0, 6} | {DEVI_COLUMNS.index(c) for c in dtype.names})
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            arr = np.loadtxt(io.BytesIO(block), dtype=np.float64, comments=None, usecols=cols, ndmin=2,
+                             encoding="utf-8")
+    except (ValueError, UnicodeDecodeError, IndexError):
+        return None
+    step = arr[:, 0]
+    if not (np.isfinite(step).all() and (np.abs(step) < 2.0**62).all()):
+        return None
+    out = np.empty(len(arr), dtype=dtype)
+    for c in dtype.names:
+        v = arr[:, cols.index(DEVI_COLUMNS.index(c))]
+        out[c] = v.astype(np.int64) if c == "step" else np.where(np.isfinite(v), v, np.nan)  # inf -> NaN
+    return out
+
+
+def _parse_slow(block: bytes, dtype: np.dtype = DEVI_DTYPE) -> np.ndarray:
+    """Line-by-line parse with :func:`iter_devi_rows` (same decoding and newlines as ``open()``)."""
+    rows = [(step, *vals) for step, vals in iter_devi_rows(io.TextIOWrapper(io.BytesIO(block), errors="replace"))]
+    full = np.array(rows, dtype=DEVI_DTYPE) if rows else np.zeros(0, dtype=DEVI_DTYPE)
+    out = np.empty(len(full), dtype=dtype)
+    for c in dtype.names:
+        out[c] = full[c]
+    return out
 
 
 def iter_devi_rows(lines: Iterable[str]) -> Iterator[tuple[int, list[float]]]:

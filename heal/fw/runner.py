@@ -24,7 +24,7 @@ from fireworks.core.rocket_launcher import launch_rocket
 
 from heal.campaign import Campaign
 from heal.errors import ConfigError
-from heal.store import open_launchpad
+from heal.launchpad import open_launchpad
 
 FW_STATES = ("COMPLETED", "RUNNING", "RESERVED", "READY", "WAITING", "FIZZLED", "DEFUSED", "PAUSED", "ARCHIVED")
 
@@ -42,7 +42,7 @@ def ensure_seeds(camp: Campaign) -> None:
 
 def add_campaign(camp: Campaign, lp) -> int:
     """Add the campaign's first workflow; refuse if the campaign is already in the store."""
-    from heal.fw.builder import campaign_workflow
+    from heal.fw.tasks import campaign_workflow
 
     if campaign_fw_ids(lp, camp):
         raise ConfigError(f"campaign '{camp.name}' is already launched in {camp.root}; "
@@ -56,17 +56,19 @@ def add_campaign(camp: Campaign, lp) -> int:
 def reset_lost(lp, camp: Campaign, embedded: bool, lost_after_s: float = 4 * 3600) -> list[int]:
     """Rerun lost (RUNNING/RESERVED with no live worker) and FIZZLED Fireworks of the campaign.
 
-    With the embedded store this process holds the writer lock, so any RUNNING Firework is certainly lost.
-    With MongoDB a Firework counts as lost when its launch has not pinged for `lost_after_s`.
+    With MongoDB a Firework counts as lost when its launch has not pinged for `lost_after_s`: FireWorks'
+    own ``detect_lostruns`` finds those. With the embedded store heal adds one thing FireWorks cannot know:
+    this process holds the writer lock, so every RUNNING or RESERVED Firework is certainly lost *now* (no
+    other worker can be running it), without waiting `lost_after_s` for its pings to expire. FIZZLED
+    Fireworks are rerun too (``resume`` means "try again"), which ``detect_lostruns`` does not cover.
     """
-    rerun = []
-    ids = set(campaign_fw_ids(lp, camp))
+    query = {"spec.campaign": str(camp.root)}
     if embedded:
-        lost = [i for i in ids if lp.get_fw_dict_by_id(i)["state"] in ("RUNNING", "RESERVED")]
+        lost = lp.get_fw_ids(query={**query, "state": {"$in": ["RUNNING", "RESERVED"]}})
     else:
-        _, lost_fws, _ = lp.detect_lostruns(expiration_secs=lost_after_s, rerun=False)
-        lost = [i for i in lost_fws if i in ids]
-    fizzled = lp.get_fw_ids(query={"spec.campaign": str(camp.root), "state": "FIZZLED"})
+        _, lost, _ = lp.detect_lostruns(expiration_secs=lost_after_s, rerun=False, query=query)
+    fizzled = lp.get_fw_ids(query={**query, "state": "FIZZLED"})
+    rerun = []
     for i in sorted(set(lost) | set(fizzled)):
         lp.rerun_fw(i)
         rerun.append(i)

@@ -1,15 +1,28 @@
-"""FireTasks: thin shells that read the spec, call a stage function, and return an FWAction.
+"""The FireWorks side of a campaign: the workflows (one iteration is a small fixed workflow) and their FireTasks.
 
-Every Firework's spec carries its inputs explicitly (``campaign`` directory, ``iteration``, ``stage``,
-``index``); nothing relies on ``update_spec`` reaching dynamically added Fireworks. A stage that runs out of
-disk space raises :class:`~heal.errors.DiskFullError` whichever write failed, so the worker stops.
+One iteration::
+
+    train  ->  explore  ->  select  ( -> label x K -> plan, added by select )
+                                    ( plan adds iteration i+1, or stops )
+
+``train`` runs the N ensemble members and ``explore`` the M MD tasks, each stage's jobs as one submission
+(one scheduler submission through dpdispatcher; concurrent processes locally); a label batch's frames go
+out together too. The first workflow also starts with an ``init`` Firework (initial labels). Fireworks run
+in their own deterministic directories (``_launch_dir``) inside the campaign.
+
+The FireTasks are thin shells that read the spec, call a stage function (:mod:`heal.loop.stages`), and
+return an FWAction. Every Firework's spec carries its inputs explicitly (``campaign`` directory,
+``iteration``, ``stage``, ``index``); nothing relies on ``update_spec`` reaching dynamically added Fireworks.
+A stage that runs out of disk space raises :class:`~heal.errors.DiskFullError` whichever write failed, so
+the worker stops. The tasks and the workflows that hold them live in one module: the select and plan tasks
+add workflows, and the LaunchPad stores the tasks under this module's name (``heal.fw.tasks.X``).
 """
 
 from __future__ import annotations
 
 import functools
 
-from fireworks import FiretaskBase, FWAction, explicit_serialize
+from fireworks import FiretaskBase, Firework, FWAction, Workflow, explicit_serialize
 
 from heal.campaign import Campaign
 from heal.errors import DiskFullError, is_no_space
@@ -96,7 +109,6 @@ class SelectTask(FiretaskBase):
 
     @_disk_full_is_named
     def run_task(self, fw_spec):
-        from heal.fw.builder import label_and_plan
         from heal.loop.stages import stage_select
 
         camp = _campaign(self)
@@ -127,8 +139,7 @@ class PlanTask(FiretaskBase):
 
     @_disk_full_is_named
     def run_task(self, fw_spec):
-        from heal.fw.builder import iteration_workflow
-        from heal.loop.report import stage_plan
+        from heal.loop.stages import stage_plan
 
         camp = _campaign(self)
         rep, dec = stage_plan(camp, self["iteration"], self["stage"])
@@ -138,3 +149,40 @@ class PlanTask(FiretaskBase):
             return FWAction(stored_data=data)
         return FWAction(stored_data=data, additions=[iteration_workflow(camp, self["iteration"] + 1,
                                                                         dec.next_stage)])
+
+
+# -- workflows ------------------------------------------------------------------------------------------
+def _fw(camp: Campaign, task, name: str, launch_dir, parents=None, **spec) -> Firework:
+    s = {"_launch_dir": str(launch_dir), "campaign": str(camp.root), "heal_stage": name.split()[1], **spec}
+    return Firework([task], spec=s, name=f"{camp.name} {name}", parents=parents)
+
+
+def iteration_fireworks(camp: Campaign, it: int, stage: int, parents=None) -> list[Firework]:
+    root = str(camp.root)
+    train = _fw(camp, TrainTask(campaign=root, iteration=it), f"it{it} train", camp.iter_dir(it) / "train",
+                parents=parents, iteration=it)
+    explore = _fw(camp, ExploreTask(campaign=root, iteration=it, stage=stage), f"it{it} explore",
+                  camp.iter_dir(it) / "explore", parents=[train], iteration=it, stage=stage)
+    select = _fw(camp, SelectTask(campaign=root, iteration=it, stage=stage), f"it{it} select",
+                 camp.iter_dir(it) / "select", parents=[explore], iteration=it, stage=stage)
+    return [train, explore, select]
+
+
+def iteration_workflow(camp: Campaign, it: int, stage: int) -> Workflow:
+    return Workflow(iteration_fireworks(camp, it, stage), name=f"heal {camp.name} iteration {it}")
+
+
+def campaign_workflow(camp: Campaign) -> Workflow:
+    """The workflow `heal launch` adds: init, then iteration 0 at ladder stage 0."""
+    init = _fw(camp, InitTask(campaign=str(camp.root)), "it0 init", camp.root / "init")
+    fws = [init] + iteration_fireworks(camp, 0, 0, parents=[init])
+    return Workflow(fws, name=f"heal {camp.name}", metadata={"heal_campaign": str(camp.root)})
+
+
+def label_and_plan(camp: Campaign, it: int, stage: int, n_batches: int) -> Workflow:
+    root = str(camp.root)
+    labels = [_fw(camp, LabelTask(campaign=root, iteration=it, index=b), f"it{it} label-{b}",
+                  camp.iter_dir(it) / "label", iteration=it, index=b) for b in range(n_batches)]
+    plan = _fw(camp, PlanTask(campaign=root, iteration=it, stage=stage), f"it{it} plan", camp.iter_dir(it),
+               parents=labels or None, iteration=it, stage=stage)
+    return Workflow(labels + [plan], name=f"heal {camp.name} iteration {it} labels")

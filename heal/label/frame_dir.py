@@ -25,7 +25,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
 from heal.errors import FatalError
-from heal.fsutil import atomic_write_json, atomic_write_text
+from heal.fsutil import atomic_rename, atomic_write_json, atomic_write_text
 
 log = logging.getLogger("heal.label")
 
@@ -116,6 +116,6 @@ def retry_rejected(label_dir: Path, hashes: set[str] | None = None) -> list[str]
         if hashes is not None and fdir.name not in hashes:
             continue
         n = len(list(fdir.glob("rejected-*.json")))
-        rej.rename(fdir / f"rejected-{n}.json")
+        atomic_rename(rej, fdir / f"rejected-{n}.json")
         freed.append(fdir.name)
     return freed

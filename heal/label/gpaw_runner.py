@@ -47,12 +47,19 @@ def main(path):
     except Exception:
         pass
     out["seconds"] = time.time() - t0
+    # the same temp + fsync + rename + fsync(dir) as heal.fsutil.atomic_write_bytes, written out here because
+    # this file runs under another Python (Debian's, for GPAW) that cannot import heal
     tmp = "gpaw_result.json.tmp"
     with open(tmp, "w") as fh:
         json.dump(out, fh)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, "gpaw_result.json")
+    fd = os.open(".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 if __name__ == "__main__":

@@ -41,13 +41,11 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from heal import TEMPLATES_DIR
 from heal.errors import ConfigError
 from heal.families import FAMILIES
+from heal.templating import render
 
-TEMPLATE_DIR = TEMPLATES_DIR / "vasp"
 
 #: VASP's recommended PBE PAW potentials for the ten HEA10 elements (VASP wiki "Available PAW potentials",
 #: recommended column; identical to ASE's ``setups_defaults['recommended']``). The thesis does not name
@@ -197,18 +195,15 @@ def vasp_value(value: Any) -> str:
     return str(value)
 
 
-def _env() -> Environment:
-    env = Environment(loader=FileSystemLoader(str(TEMPLATE_DIR)), undefined=StrictUndefined,
-                      keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
-    env.filters["vasp"] = vasp_value
-    return env
+def _render(name: str, **context) -> str:
+    return render(f"vasp/{name}", context, block_lines=True, filters=(("vasp", vasp_value),))
 
 
 def render_incar(context: dict[str, Any]) -> str:
     """Render ``templates/vasp/INCAR.j2``; `context` keys: system, natoms, tags, notes, extra."""
-    return _env().get_template("INCAR.j2").render(**context)
+    return _render("INCAR.j2", **context)
 
 
 def render_kpoints(kpts: Sequence[int], rule: str) -> str:
     """Render ``templates/vasp/KPOINTS.j2`` for a Γ-centred mesh; `rule` is the comment line."""
-    return _env().get_template("KPOINTS.j2").render(kpts=[int(k) for k in kpts], rule=rule)
+    return _render("KPOINTS.j2", kpts=[int(k) for k in kpts], rule=rule)

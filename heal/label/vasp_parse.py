@@ -1,4 +1,4 @@
-"""Parse the outputs of one VASP single point and decide whether they are a usable label.
+"""Read the outputs of one VASP single point and decide whether they are a usable label.
 
 Units (ASE's): energy eV, forces eV/Å, stress eV/Å^3 in Voigt order (xx, yy, zz, yz, xz, xy) with ASE's sign
 (positive = tensile; VASP prints the opposite sign in kBar). Everything is in VASP's atom order (the POSCAR
@@ -15,9 +15,11 @@ Energy
 
 Sources, in order of preference
     ``vasprun.xml`` (must be complete, well-formed XML), else ``OUTCAR`` (must contain the TOTAL-FORCE block
-    and ``free  energy   TOTEN``); the numbers are read with ``ase.io.read``. The SCF convergence check uses the
-    electronic steps of the last ionic step from the same file (vasprun ``<scstep>`` energies; OUTCAR
-    ``Iteration  1( n)`` and ``total energy-change (2. order)`` lines) or, failing that, ``OSZICAR``.
+    and ``free  energy   TOTEN``); the numbers are read by :class:`heal.data.vasp.VaspReader`, the same reader
+    that imports AIMD data, so labels and imported frames agree by construction. The SCF convergence check
+    uses the electronic steps of the last ionic step from the same file (vasprun ``<scstep>`` energies, which
+    the reader records; OUTCAR ``Iteration  1( n)`` and ``total energy-change (2. order)`` lines) or, failing
+    that, ``OSZICAR``.
 
 Rejections (:class:`heal.errors.FatalError`, message names the file and the reason)
     missing outputs; truncated/corrupt vasprun.xml with no usable OUTCAR; OUTCAR without forces; non-finite
@@ -31,12 +33,13 @@ from __future__ import annotations
 
 import math
 import re
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from heal.data import vasp as data_vasp
+from heal.data.vasp import VaspReader
 from heal.errors import FatalError
 
 VASPRUN, OUTCAR, OSZICAR = "vasprun.xml", "OUTCAR", "OSZICAR"
@@ -98,50 +101,35 @@ def scf_failure(scf: ScfInfo) -> str | None:
 
 # ------------------------------------------------------------------------------------------ vasprun.xml
 
-def _xml_param(root: ET.Element, name: str) -> str | None:
-    params = root.find("parameters")
-    for scope in ([params] if params is not None else []) + [root.find("incar")]:
-        if scope is None:
-            continue
-        for el in scope.iter("i"):
-            if el.get("name") == name and el.text:
-                return el.text.strip()
-    return None
-
-
-def _xml_scf(root: ET.Element, calc: ET.Element) -> ScfInfo:
-    energies = []
-    for child in calc:  # leading <scstep>s = ground-state SCF; DFPT steps after <energy> are not counted
-        if child.tag != "scstep":
-            break
-        e = child.find("energy/i[@name='e_fr_energy']")
-        energies.append(float(e.text) if e is not None and e.text else math.nan)
-    nelm, ediff = _xml_param(root, "NELM"), _xml_param(root, "EDIFF")
-    last_de = energies[-1] - energies[-2] if len(energies) >= 2 else None
-    return ScfInfo(len(energies), last_de, int(nelm) if nelm else None, float(ediff) if ediff else None,
-                   VASPRUN)
-
-
 def parse_vasprun(path: str | Path) -> VaspOutput:
     """Energy, forces, stress and SCF record of the last calculation in a complete vasprun.xml."""
-    from ase.io import read
-
     path = Path(path)
-    try:
-        root = ET.parse(path).getroot()
-    except ET.ParseError as exc:
-        raise OutputError(f"{path.name} is truncated or not well-formed XML ({exc})") from None
-    calcs = root.findall("calculation")
-    if not calcs:
-        raise OutputError(f"{path.name} has no <calculation> (VASP stopped before the first ionic step)")
-    if calcs[-1].find("varray[@name='forces']") is None:
-        raise OutputError(f"{path.name}: the last <calculation> has no forces")
-    scf = _xml_scf(root, calcs[-1])
-    try:
-        atoms = read(path, format="vasp-xml", index=-1)
-    except Exception as exc:  # ase raises assorted errors on unexpected content
-        raise OutputError(f"{path.name}: ase could not read it ({type(exc).__name__}: {exc})") from None
-    return _from_ase(atoms, scf, VASPRUN)
+    reader = VaspReader(path, fmt=data_vasp.VASPRUN)
+    idx, atoms = _last_frame(reader, path)
+    p = reader.params
+    e = reader.scf_energies
+    scf = ScfInfo(len(e), e[-1] - e[-2] if len(e) >= 2 else None, int(p["NELM"]) if p.get("NELM") else None,
+                  float(p["EDIFF"]) if p.get("EDIFF") else None, VASPRUN)
+    return _output(atoms, reader.energy_sigma0[idx], scf, VASPRUN)
+
+
+def _last_frame(reader: VaspReader, path: Path):
+    """(index, atoms) of the file's last ionic step, which must be complete; OutputError otherwise."""
+    last = None
+    for last in reader.frames():
+        pass
+    xml = reader.fmt == data_vasp.VASPRUN
+    if xml and (reader.note or (reader.error and not reader.corrupt)):
+        raise OutputError(f"{path.name} is truncated or not well-formed XML ({reader.note or reader.error})")
+    if reader.corrupt:
+        raise OutputError(f"{path.name}: {reader.error}")
+    if reader.steps == 0:
+        raise OutputError(f"{path.name} has no <calculation> (VASP stopped before the first ionic step)" if xml
+                          else f"{path.name}: {reader.error or 'no complete ionic step'}")
+    if last is None or last[0] != reader.steps - 1:
+        raise OutputError(f"{path.name}: the last {'<calculation>' if xml else 'ionic step'} has no forces"
+                          + (" (machine-learned step)" if reader.ml_frames else ""))
+    return last
 
 
 # ------------------------------------------------------------------------------------------ OUTCAR
@@ -164,8 +152,6 @@ def outcar_scf(text: str) -> ScfInfo:
 
 def parse_outcar(path: str | Path) -> VaspOutput:
     """Energy, forces, stress and SCF record of the last ionic step of an OUTCAR."""
-    from ase.io import read
-
     path = Path(path)
     text = path.read_text(errors="replace")
     if "TOTAL-FORCE" not in text:
@@ -173,11 +159,9 @@ def parse_outcar(path: str | Path) -> VaspOutput:
                           f"end of the ionic step")
     if "free  energy   TOTEN" not in text:
         raise OutputError(f"{path.name} has no final energy ('free  energy   TOTEN')")
-    try:
-        atoms = read(path, format="vasp-out", index=-1)
-    except Exception as exc:
-        raise OutputError(f"{path.name}: ase could not read it ({type(exc).__name__}: {exc})") from None
-    return _from_ase(atoms, outcar_scf(text), OUTCAR)
+    reader = VaspReader(path, fmt=data_vasp.OUTCAR)
+    idx, atoms = _last_frame(reader, path)
+    return _output(atoms, reader.energy_sigma0[idx], outcar_scf(text), OUTCAR)
 
 
 # ------------------------------------------------------------------------------------------ OSZICAR
@@ -208,15 +192,10 @@ def oszicar_scf(path: str | Path, nelm: int | None, ediff: float | None) -> ScfI
 
 # ------------------------------------------------------------------------------------------ common
 
-def _from_ase(atoms, scf: ScfInfo, source: str) -> VaspOutput:
-    res = atoms.calc.results if atoms.calc is not None else {}
-    if "forces" not in res or res["forces"] is None:
-        raise OutputError(f"{source} has no forces")
-    free = res.get("free_energy", res.get("energy"))
-    if free is None:
-        raise OutputError(f"{source} has no energy")
+def _output(atoms, energy_sigma0: float, scf: ScfInfo, source: str) -> VaspOutput:
+    res = atoms.calc.results
     stress = res.get("stress")
-    return VaspOutput(float(free), float(res.get("energy", free)), np.asarray(res["forces"], dtype=float),
+    return VaspOutput(float(res["energy"]), float(energy_sigma0), np.asarray(res["forces"], dtype=float),
                       None if stress is None else np.asarray(stress, dtype=float),
                       atoms.get_chemical_symbols(), np.array(atoms.cell), atoms.get_scaled_positions(wrap=False),
                       scf, source)

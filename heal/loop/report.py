@@ -1,28 +1,17 @@
-"""Iteration reports and the plan stage.
+"""Iteration reports, gathered from the stage outputs on disk.
 
-``iter-XXX/report.json`` is written by the plan step from the stage outputs on disk; ``heal status`` reads
+``iter-XXX/report.json`` is written by the plan stage (:func:`heal.loop.stages.stage_plan`) from these; ``heal status`` reads
 these reports (and the live FireWorks states for iterations still running).
 Units: RMSE of forces eV/Å, energies eV/atom.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
-from pathlib import Path
-
 import numpy as np
 
 from heal.campaign import Campaign
-from heal.fsutil import atomic_write_json
-from heal.plan import Decision, IterationSummary, decide
-
-
-def _read(p: Path) -> dict | None:
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None
+from heal.fsutil import read_json_or_none
+from heal.plan import IterationSummary
 
 
 def collect(camp: Campaign, it: int, stage: int | None = None) -> dict:
@@ -31,12 +20,12 @@ def collect(camp: Campaign, it: int, stage: int | None = None) -> dict:
     models = []
     for k in range(camp.cfg.n_models):
         mdir = camp.model_dir(it, k)
-        d = _read(mdir / "heal.json") or _read(mdir / "done.json")  # heal.json: engines whose done.json differs
+        d = read_json_or_none(mdir / "heal.json") or read_json_or_none(mdir / "done.json")  # heal.json: engines whose done.json differs
         if d:
             models.append(d)
     tests = [m["test"] for m in models if m.get("test")]
-    sel = _read(idir / "select" / "select.json") or {}
-    batches = [b for b in (_read(p) for p in sorted((idir / "label").glob("batch-*.json"))) if b]
+    sel = read_json_or_none(idir / "select" / "select.json") or {}
+    batches = [b for b in (read_json_or_none(p) for p in sorted((idir / "label").glob("batch-*.json"))) if b]
     rmse_f = float(np.mean([t["rmse_f"] for t in tests])) if tests else None
     rmse_e = float(np.mean([t["rmse_e_per_atom"] for t in tests])) if tests else None
     explored = sel.get("accurate", 0) + sel.get("candidate", 0) + sel.get("failed", 0)
@@ -77,24 +66,4 @@ def summary_of(rep: dict) -> IterationSummary:
 
 def history(camp: Campaign) -> list[dict]:
     """Reports of the finished iterations, in order."""
-    return [r for r in (_read(camp.report_path(i)) for i in camp.iterations()) if r]
-
-
-def stage_plan(camp: Campaign, it: int, stage: int) -> tuple[dict, Decision]:
-    """Write iteration `it`'s report and decide what follows (pure decision on the reports)."""
-    rep = collect(camp, it, stage)
-    if camp.cfg.select.trust == "calibrated" and camp.cfg.train.engine == "deepmd":
-        from heal.loop.stages import models_of
-        from heal.select.calibration_stage import calibrate_after
-
-        cal = calibrate_after(camp, it, models_of(camp, it))
-        rep["calibration"] = {k: v for k, v in cal.items() if k != "table"}
-        rep["calibration_table"] = cal["table"]
-    past = [r for r in history(camp) if r["iteration"] < it]
-    dec = decide([summary_of(r) for r in past + [rep]], camp.cfg.loop, len(camp.cfg.explore.stages))
-    rep["decision"] = asdict(dec)
-    rep["state"] = "completed"
-    atomic_write_json(camp.report_path(it), rep)
-    if dec.stop:
-        atomic_write_json(camp.root / "finished.json", {"iteration": it, **asdict(dec)})
-    return rep, dec
+    return [r for r in (read_json_or_none(camp.report_path(i)) for i in camp.iterations()) if r]

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
-from ase.io import read, write
+from ase.io import read
 
 from heal.campaign import Campaign
 from heal.errors import FatalError
-from heal.explore.lammps import ladder_runs, run_groups
+from heal.engines import get_engine
+from heal.explore.lammps import ladder_runs
 from heal.fsutil import atomic_write_json
+from heal.loop.report import collect, history, summary_of
+from heal.plan import Decision, decide
 
 log = logging.getLogger("heal.loop")
 
@@ -72,33 +75,8 @@ def stage_init(camp: Campaign) -> dict:
 
 # -- train ----------------------------------------------------------------------------------------------
 def stage_train(camp: Campaign, it: int, k: int | None = None) -> dict:
-    """Train the iteration's ensemble (every member in one submission), or only member `k`."""
-    from heal.train.deepmd import Member, train_ensemble
-
-    spec = camp.cfg.train
-    if spec.engine == "mtp":
-        from heal.loop import mtp_stages
-
-        res = mtp_stages.train(camp, it)
-        test = res.get("test") or {}
-        return {"models": [res["model"]], "seconds": res.get("seconds"), "rmse_f": test.get("rmse_f"),
-                "rmse_e_per_atom": test.get("rmse_e_per_atom")}
-    members = []
-    for j in range(camp.cfg.n_models) if k is None else [k]:
-        prev = camp.model_dir(it - 1, j) / "graph.pb" if it > 0 and spec.init_from_previous else None
-        tested = spec.test_members is None or j < spec.test_members
-        members.append(Member(camp.model_dir(it, j), seed=(spec.seed * 1_000_003 + it * 101 + j) % (2**31 - 1),
-                              init_model=prev if prev is not None and prev.is_file() else None,
-                              test_systems=(camp.testset.system_dirs() or None) if tested else None))
-    results = train_ensemble(spec, camp.type_map, camp.dataset.system_dirs(), members, camp.executor)
-    tests = [r.test for r in results if r.test is not None]
-    return {"models": [r.model for r in results], "seconds": max(r.seconds for r in results),
-            "rmse_f": float(np.mean([t.rmse_f for t in tests])) if tests else None,
-            "rmse_e_per_atom": float(np.mean([t.rmse_e_per_atom for t in tests])) if tests else None}
-
-
-def models_of(camp: Campaign, it: int) -> list[Path]:
-    return [camp.model_dir(it, k) / "graph.pb" for k in range(camp.cfg.n_models)]
+    """Train the iteration's models with the campaign's engine (every member in one submission), or only `k`."""
+    return get_engine(camp.cfg.train.engine).train(camp, it, k)
 
 
 # -- explore --------------------------------------------------------------------------------------------
@@ -121,69 +99,18 @@ def stage_explore(camp: Campaign, it: int, stage: int, task: int | None = None) 
     seeds = {s.name: s.atoms for s in read_seed_set(camp.seeds_dir)}
     plan = explore_plan(camp, it, stage)
     which = range(len(plan)) if task is None else [task]
-    if camp.cfg.train.engine == "mtp":
-        from heal.loop import mtp_stages
-
-        outs = [mtp_stages.explore(camp, it, [(run, seeds[sname]) for sname, run in plan[j]],
-                                   camp.explore_task_dir(it, j)) for j in which]
-        return {"runs": sum(o["runs"] for o in outs), "frames": sum(o["frames"] for o in outs),
-                "errors": [e for o in outs for e in o["errors"]]}
     tasks = [([(run, seeds[sname]) for sname, run in plan[j]], camp.explore_task_dir(it, j)) for j in which]
-    outs = [o for group in run_groups(tasks, models_of(camp, it), camp.type_map, camp.cfg.explore, camp.executor)
-            for o in group]
-    return {"runs": len(outs), "frames": sum(o.n_frames for o in outs),
-            "errors": [f"{o.name}: {o.error}" for o in outs if o.error]}
+    return get_engine(camp.cfg.train.engine).explore(camp, it, tasks)
 
 
 # -- select ---------------------------------------------------------------------------------------------
 def stage_select(camp: Campaign, it: int) -> dict:
-    """Classify every explored frame, pick candidates, write them to ``select/candidates.extxyz``."""
+    """Classify every explored frame, pick candidates, write them to ``select/candidates.extxyz`` (engine's hook)."""
     sdir = camp.iter_dir(it) / "select"
     done = sdir / "select.json"
     if done.is_file():
         return json.loads(done.read_text())
-    if camp.cfg.train.engine == "mtp":
-        from heal.loop import mtp_stages
-
-        return mtp_stages.select(camp, it)
-    from heal.select.pipeline import pick, screen_runs
-    from heal.systems import read_seed_set
-
-    calibrated = camp.cfg.select.trust == "calibrated"  # groups are named after the seeds' composition/phase
-    seeds = {s.name: s.atoms for s in read_seed_set(camp.seeds_dir)} if calibrated else {}
-    run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
-    totals, cands, levels = screen_runs(camp, run_dirs, seeds, it)
-    frames, stats = pick(camp, it, cands, models_of(camp, it), selection_cap(camp, it))
-    counts = {"accurate": int(totals[0]), "candidate": int(totals[1]), "failed": int(totals[2])}
-    return finish_select(camp, it, frames, counts, strategy=camp.cfg.select.strategy, runs=len(run_dirs),
-                         levels=levels, **stats)
-
-
-def selection_cap(camp: Campaign, it: int) -> int:
-    """Frames iteration `it` may select: ``select.max_per_iter``, but never past ``loop.label_budget``
-    (labels of the iterations before `it`; initial labels do not count, as in the plan's budget rule)."""
-    cap = camp.cfg.select.max_per_iter
-    budget = camp.cfg.loop.label_budget
-    if budget is None:
-        return cap
-    from heal.loop.report import history
-
-    used = sum(r.get("labeled", 0) for r in history(camp) if r["iteration"] < it)
-    return max(0, min(cap, budget - used))
-
-
-def finish_select(camp: Campaign, it: int, frames: list, counts: dict, **extra) -> dict:
-    """Write the picked frames (``candidates.extxyz``) and ``select.json`` (the done-marker, last)."""
-    sdir = camp.iter_dir(it) / "select"
-    for a in frames:
-        a.info["iteration"] = it
-    sdir.mkdir(parents=True, exist_ok=True)
-    write(sdir / "candidates.extxyz.tmp", frames, format="extxyz")
-    (sdir / "candidates.extxyz.tmp").replace(sdir / "candidates.extxyz")
-    bs = camp.cfg.label.batch_size
-    out = {**counts, "selected": len(frames), "n_batches": math.ceil(len(frames) / bs) if frames else 0, **extra}
-    atomic_write_json(sdir / "select.json", out)
-    return out
+    return get_engine(camp.cfg.train.engine).select(camp, it)
 
 
 # -- label ----------------------------------------------------------------------------------------------
@@ -209,3 +136,18 @@ def stage_label(camp: Campaign, it: int, batch: int) -> dict:
                          f"reasons: {[r['reason'] for r in res.rejected[:3]]}; the labeled frames are kept")
     atomic_write_json(ldir / f"batch-{batch:03d}.json", out)
     return out
+
+
+# -- plan -----------------------------------------------------------------------------------------------
+def stage_plan(camp: Campaign, it: int, stage: int) -> tuple[dict, Decision]:
+    """Write iteration `it`'s report and decide what follows (:func:`heal.plan.decide` on the reports)."""
+    rep = collect(camp, it, stage)
+    rep.update(get_engine(camp.cfg.train.engine).after_iteration(camp, it) or {})
+    past = [r for r in history(camp) if r["iteration"] < it]
+    dec = decide([summary_of(r) for r in past + [rep]], camp.cfg.loop, len(camp.cfg.explore.stages))
+    rep["decision"] = asdict(dec)
+    rep["state"] = "completed"
+    atomic_write_json(camp.report_path(it), rep)
+    if dec.stop:
+        atomic_write_json(camp.root / "finished.json", {"iteration": it, **asdict(dec)})
+    return rep, dec

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 from heal.campaign import Campaign
 from heal.exec.dispatcher import read_submissions
+
+from heal.fsutil import read_json_or_none
 from heal.loop.report import collect, history
 
 
@@ -80,15 +81,15 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
             "decision": rep.get("decision"),
             "calibration_table": rep.get("calibration_table"),
         })
-    init = _read_json(camp.root / "init" / "init.json")
-    finished = _read_json(camp.root / "finished.json")
+    init = read_json_or_none(camp.root / "init" / "init.json")
+    finished = read_json_or_none(camp.root / "finished.json")
     all_states: dict[str, int] = {}
     for st in fw_states.values():
         for k, v in st.items():
             all_states[k] = all_states.get(k, 0) + v
-    from heal.data.store import Dataset
+    from heal.data.dataset import Dataset
     from heal.fw.runner import fizzled_reasons
-    from heal.store import mask_uri
+    from heal.launchpad import mask_uri
 
     dataset, testset = Dataset(camp.root / "dataset"), Dataset(camp.root / "testset")  # read-only: no type map
     uri = camp.cfg.store.uri
@@ -116,9 +117,3 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
                   else "running" if all_states.get("RUNNING") else "incomplete" if all_states else "not launched"),
     }
 
-
-def _read_json(p):
-    try:
-        return json.loads(p.read_text())
-    except (OSError, ValueError):
-        return None

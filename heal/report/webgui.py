@@ -1,6 +1,6 @@
 """FireWorks' web GUI on a campaign's store, plus heal's own status page at ``/heal``.
 
-The GUI reads a :class:`~heal.store.ReadOnlyStore` copy of the embedded store (never written back) that is
+The GUI reads a :class:`~heal.launchpad.ReadOnlyStore` copy of the embedded store (never written back) that is
 refreshed before each request, so Fireworks added after the server started show up. On any address other
 than loopback the server refuses to start without basic-auth credentials.
 """
@@ -13,7 +13,7 @@ import threading
 
 from heal.campaign import Campaign
 from heal.errors import ConfigError
-from heal.store import open_launchpad
+from heal.launchpad import open_launchpad
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
 

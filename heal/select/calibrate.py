@@ -2,7 +2,7 @@
 
 After a labeling step every labeled frame has its predicted max force deviation ``devi`` (the ensemble's
 ``max_devi_f``, eV/Å) and its true max force error ``err`` against the oracle (``true_force_error``, eV/Å).
-Per group (e.g. ``"NiCoCrAl|fcc"``, see ``group_key``):
+Per group (e.g. ``"NiCoCrAl|fcc"``, see ``calibration_group``):
 
 * **f_lo** — the miss probability m(devi) = P(err ≥ target_error | devi) is assumed non-decreasing in
   ``devi``. Its isotonic (pool-adjacent-violators) fit on the 0/1 misses, sorted by ``devi``, cuts the pairs
@@ -55,7 +55,7 @@ def true_force_error(pred_forces: np.ndarray, ref_forces: np.ndarray) -> float |
     return float(out) if out.ndim == 0 else out
 
 
-def group_key(composition: str, phase: str | None = None) -> str:
+def calibration_group(composition: str, phase: str | None = None) -> str:
     """The default grouping key: ``"<composition>|<phase>"``, e.g. ``"Al1Co1Cr1Ni1|fcc"``."""
     return f"{composition}|{phase}" if phase else str(composition)
 

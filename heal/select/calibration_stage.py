@@ -17,7 +17,7 @@ from ase.io import read
 from heal.campaign import Campaign
 from heal.fsutil import atomic_write_json
 from heal.select.calibrate import calibrate, true_force_error
-from heal.select.pipeline import run_group, seed_name
+from heal.select.pipeline import run_calibration_group, seed_name
 
 
 def ensemble_forces(models, frames, type_map) -> list[np.ndarray]:
@@ -50,7 +50,7 @@ def iteration_pairs(camp: Campaign, it: int, models) -> list[dict]:
         for a, f in zip(labeled, preds):
             run = camp.iter_dir(it) / "explore" / "x" / str(a.info.get("run", ""))
             pairs.append({"devi": float(a.info["max_devi_f"]), "err": float(true_force_error(f, a.get_forces())),
-                          "group": run_group(run, seeds), "seed": seed_name(run)})
+                          "group": run_calibration_group(run, seeds), "seed": seed_name(run)})
     atomic_write_json(path, pairs)
     return pairs
 

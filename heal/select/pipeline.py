@@ -19,7 +19,7 @@ import numpy as np
 from heal.campaign import Campaign
 from heal.explore.parse import iter_dump
 from heal.frames import frame_hash, min_distance
-from heal.select.calibrate import group_key
+from heal.select.calibrate import calibration_group
 from heal.select.screen import screen_file
 from heal.select.trust import pick_random
 
@@ -34,12 +34,12 @@ def seed_name(run_dir: Path) -> str:
     return run_dir.name.rsplit("_T", 1)[0]
 
 
-def run_group(run_dir: Path, seeds: dict) -> str:
+def run_calibration_group(run_dir: Path, seeds: dict) -> str:
     """Calibration group of a run: the seed's composition and phase."""
     name = seed_name(run_dir)
     atoms = seeds.get(name)
     comp = atoms.get_chemical_formula(mode="metal") if atoms is not None else "?"
-    return group_key(comp, name.split("_", 1)[0])
+    return calibration_group(comp, name.split("_", 1)[0])
 
 
 def current_levels(camp: Campaign, it: int):
@@ -67,7 +67,7 @@ def screen_runs(camp: Campaign, run_dirs: list[Path], seeds: dict, it: int):
     cands: list[tuple[Path, int, float]] = []
     used: dict[str, list[float]] = {}
     for rd in run_dirs:
-        lo, hi = (spec.f_lo, spec.f_hi) if cal is None else cal.levels_for(run_group(rd, seeds))
+        lo, hi = (spec.f_lo, spec.f_hi) if cal is None else cal.levels_for(run_calibration_group(rd, seeds))
         used[rd.name] = [lo, hi]
         res = screen_file(rd / "model_devi.out", lo, hi, spec.v_lo, spec.v_hi)
         totals += (res.counts.accurate, res.counts.candidate, res.counts.failed)

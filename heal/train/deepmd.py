@@ -316,11 +316,3 @@ def run_dp_tests(cases: list[tuple[Path, list[Path], Path]], type_map: list[str]
     outs = run_jobs(executor, [_test_job(model, systems, wd) for model, systems, wd in cases])
     return [r if isinstance(r, Exception) else parse_test_details(wd / "test_detail", systems, type_map)
             for (_, systems, wd), r in zip(cases, outs)]
-
-
-def run_dp_test(model: Path, systems: list[Path], type_map: list[str], workdir: Path, executor) -> TestErrors:
-    """``dp test`` of `model` on held-out systems; errors parsed from the detail files."""
-    (res,) = run_dp_tests([(model, systems, workdir)], type_map, executor)
-    if isinstance(res, Exception):
-        raise res
-    return res

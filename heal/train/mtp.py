@@ -31,7 +31,6 @@ reused (the child renames it into place only when training is complete).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sys
 import time
@@ -47,7 +46,7 @@ from heal import TEMPLATES_DIR
 from heal.config import TrainSpec
 from heal.errors import ConfigError, FatalError
 from heal.exec.base import Job, Machine, job_env, which
-from heal.fsutil import atomic_write_json, atomic_write_text
+from heal.fsutil import atomic_rename, atomic_write_json, atomic_write_text, atomic_write_with
 from heal.select.mtp_select import build_active_set, evaluate, load_mtp, mtp_calculator
 
 Route = Literal["auto", "motep", "mlp"]
@@ -109,11 +108,11 @@ def write_training_cfg(frames: list[Atoms], type_map: list[str], path: Path) -> 
         b.info = {}  # motep writes every info key as a 'Feature' line
         b.calc = a.calc
         clean.append(b)
-    tmp = path.with_suffix(".cfg.tmp")
-    with open(tmp, "w") as fh:
-        write_cfg(fh, clean, species=species)
-    os.replace(tmp, path)
-    return path
+    def _write(tmp: Path) -> None:
+        with open(tmp, "w") as fh:
+            write_cfg(fh, clean, species=species)
+
+    return atomic_write_with(path, _write)
 
 
 def write_initial(type_map: list[str], level: int, init_potential: Path | None, dest: Path) -> str:
@@ -212,7 +211,7 @@ def train_mtp(spec: TrainSpec, type_map: list[str], frames: list[Atoms], workdir
             executor.run(Job("mlp", mlp_args(st["max_iter"], st["weights"]), workdir, log="mlp_train",
                              forward=["initial.mtp", "training.cfg"], backward=[MLP_OUTPUT]))
             if (workdir / MLP_OUTPUT).is_file():
-                os.replace(workdir / MLP_OUTPUT, pot)
+                atomic_rename(workdir / MLP_OUTPUT, pot)
         else:
             we, wf, ws = st["weights"]
             setting = {"species": [atomic_numbers[s] for s in type_map], "seed": int(seed),
@@ -255,9 +254,7 @@ def _train_motep(setting_file: str) -> None:
     data.species = s["species"]
     trainer = Trainer(data, rng=np.random.default_rng(s["seed"]), engine="cext", loss=s["loss"], steps=s["steps"])
     trainer.train(images)
-    tmp = Path(s["final"] + ".tmp")
-    write_mtp(tmp, data, legacy=True)
-    os.replace(tmp, s["final"])
+    atomic_write_with(Path(s["final"]), lambda tmp: write_mtp(tmp, data, legacy=True))
 
 
 def main(argv: list[str] | None = None) -> int:

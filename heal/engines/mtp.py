@@ -1,4 +1,4 @@
-"""The train / explore / select stages when a campaign says ``train: {engine: mtp}``.
+"""The MTP engine (``train: {engine: mtp}``): the hooks of :mod:`heal.engines` on motep.
 
 One MTP per iteration (``model-00/pot.mtp`` with its active set ``state.npz``); exploration is ASE MD with
 the extrapolation grade γ per step (save / break thresholds as in MLIP); selection is ``select-add`` on the
@@ -14,7 +14,16 @@ from heal.campaign import Campaign
 from heal.fsutil import atomic_write_json
 
 
-def train(camp: Campaign, it: int) -> dict:
+def train(camp: Campaign, it: int, member: int | None = None) -> dict:
+    """The iteration's one MTP (`member` is ignored: there is no ensemble)."""
+    res = train_potential(camp, it)
+    test = res.get("test") or {}
+    return {"models": [res["model"]], "seconds": res.get("seconds"), "rmse_f": test.get("rmse_f"),
+            "rmse_e_per_atom": test.get("rmse_e_per_atom")}
+
+
+def train_potential(camp: Campaign, it: int) -> dict:
+    """Train ``model-00/pot.mtp``; write what the iteration report reads (``heal.json``)."""
     from heal.train.mtp import train_mtp, training_errors
 
     spec = camp.cfg.train
@@ -35,21 +44,22 @@ def train(camp: Campaign, it: int) -> dict:
     return out
 
 
-def explore(camp: Campaign, it: int, items: list, task_dir: Path) -> dict:
-    """Run one task's MD runs (``items``: (ExploreRun, Atoms) pairs) with the iteration's MTP."""
+def explore(camp: Campaign, it: int, tasks: list) -> dict:
+    """Run the tasks' MD runs (ASE MD with γ per step) with the iteration's MTP, one task after the other."""
     from heal.explore.mtp import run_mtp_group
 
     m, ex = camp.model_dir(it, 0), camp.cfg.explore
-    outs = run_mtp_group(items, m / "pot.mtp", m / "state.npz", camp.type_map, ex, task_dir,
-                         save=ex.mtp_save, brk=ex.mtp_break)
-    return {"runs": len(outs), "frames": sum(o.frames for o in outs), "broke": sum(o.broke for o in outs),
-            "candidates": sum(o.candidates for o in outs), "errors": [f"{o.name}: {o.error}" for o in outs if o.error]}
+    outs = [o for items, task_dir in tasks
+            for o in run_mtp_group(items, m / "pot.mtp", m / "state.npz", camp.type_map, ex, task_dir,
+                                   save=ex.mtp_save, brk=ex.mtp_break)]
+    return {"runs": len(outs), "frames": sum(o.frames for o in outs),
+            "errors": [f"{o.name}: {o.error}" for o in outs if o.error]}
 
 
 def select(camp: Campaign, it: int) -> dict:
     """select-add over the runs' preselected frames; counts per MD step by γ (accurate / candidate / failed)."""
     from heal.explore.mtp import count_grades
-    from heal.loop.stages import finish_select, selection_cap
+    from heal.loop.selection import finish_select, selection_cap
     from heal.select.mtp_select import select_from_runs
 
     run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
@@ -59,3 +69,8 @@ def select(camp: Campaign, it: int) -> dict:
                                   known=camp.dataset.hashes() | camp.testset.hashes())
     counts = count_grades(run_dirs, camp.cfg.explore.mtp_save, camp.cfg.explore.mtp_break)
     return finish_select(camp, it, frames, counts, runs=len(run_dirs), mtp=asdict(st))
+
+
+def after_iteration(camp: Campaign, it: int) -> dict | None:
+    """Nothing to add: MTP trust is the γ thresholds, not calibrated levels."""
+    return None

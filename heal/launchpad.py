@@ -47,7 +47,7 @@ from heal import storefile as sf
 from heal.errors import ConfigError, SetupError, StoreLockedError
 from heal.store_changes import HealServerStore, new_collection, patch_mongomock
 
-log = logging.getLogger("heal.store")
+log = logging.getLogger("heal.launchpad")
 
 DB_NAME = "heal"
 LOCK = "writer.lock"

@@ -272,11 +272,10 @@ class Dataset:
         The file is written to a temporary name and renamed. Returns the number of frames written."""
         import ase.io
 
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
         n = 0
-        try:
+
+        def _write(tmp: Path) -> None:
+            nonlocal n
             with open(tmp, "w") as fh:
                 for atoms in self.iter_frames(hashes):
                     info = {}
@@ -286,12 +285,8 @@ class Dataset:
                     atoms.info = info
                     ase.io.write(fh, atoms, format="extxyz")
                     n += 1
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+
+        fsio.atomic_write_with(Path(path), _write)
         return n
 
     # -- writing ------------------------------------------------------------------------------------
@@ -306,8 +301,8 @@ class Dataset:
         if not frames:
             return AppendResult()
         for i, atoms in enumerate(frames):
-            npy.check_labels(atoms, f"frame {i} ({atoms.get_chemical_formula()})")
-            npy.group_key(atoms)
+            npy.require_labels(atoms, f"frame {i} ({atoms.get_chemical_formula()})")
+            npy.system_key(atoms)
         hashes = [frame_hash(a) for a in frames]
         lock = self._locked()
         try:
