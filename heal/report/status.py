@@ -6,7 +6,6 @@ import re
 
 from heal.campaign import Campaign
 from heal.exec.dispatcher import read_submissions
-
 from heal.fsutil import read_json_or_none
 from heal.loop.report import collect, history
 
