@@ -12,14 +12,14 @@ from heal import TEMPLATES_DIR
 
 
 @lru_cache(maxsize=4)
-def _env(root: str) -> jinja2.Environment:
+def _env(root: str, html: bool = False) -> jinja2.Environment:
     return jinja2.Environment(loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=True, autoescape=False)
+                              keep_trailing_newline=True, autoescape=html)
 
 
-def render(name: str, context: dict[str, Any], root: Path | None = None) -> str:
-    """Render ``templates/<name>`` with `context`."""
-    return _env(str(root or TEMPLATES_DIR)).get_template(name).render(**context)
+def render(name: str, context: dict[str, Any], root: Path | None = None, html: bool = False) -> str:
+    """Render ``templates/<name>`` with `context` (`html`: escape every value for an HTML page)."""
+    return _env(str(root or TEMPLATES_DIR), html).get_template(name).render(**context)
 
 
 def render_to(name: str, context: dict[str, Any], dest: Path, root: Path | None = None) -> Path:
