@@ -2,7 +2,8 @@
 ``/heal/plot/<name>.png``, links both ways with FireWorks' pages, and FireWorks' pages made to work offline.
 
 FireWorks' workflow and Firework pages load jQuery from a CDN: with no internet their graph stays empty. The
-pages are served with that script taken from the ``xstatic-jquery`` package instead (``/heal/static/``).
+pages are served with that script taken from the ``xstatic-jquery`` package instead (``/heal/static/``), and
+without the web fonts its stylesheet imports from the internet.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from heal.campaign import Campaign
 #: seconds between page refreshes (and the longest a cached plot is reused)
 REFRESH_S = 10
 _CDN_JQUERY = re.compile(rb'src="(?:https?:)?//code\.jquery\.com/jquery[^"]*"')
+#: a stylesheet FireWorks' workflow page names but does not ship (HTTP 404)
+_MISSING_CSS = re.compile(rb'<link [^>]*font-awesome-4\.0\.3[^>]*>')
+#: web fonts its stylesheet imports from the internet (the browser's own sans-serif serves instead)
+_FONT_IMPORT = re.compile(rb'@import url\("?(?:https?:)?//fonts\.googleapis\.com[^)]*\);?')
 _BODY = re.compile(rb"<body[^>]*>")
+_HEAD = re.compile(rb"<head[^>]*>")
+#: an empty icon: the browser asks for /favicon.ico otherwise, which FireWorks does not serve (a console error)
+NO_ICON = b'<link rel="icon" href="data:,">'
 _BACK_LINK = (b'<div style="position:fixed;top:4px;right:8px;z-index:1000;background:#fff;padding:2px 6px;'
               b'border:1px solid #bbb;font:13px sans-serif"><a href="/heal">heal dashboard</a></div>')
 
@@ -29,14 +37,26 @@ def jquery_dir() -> Path:
 
 
 def offline_fireworks_page(response):
-    """Serve FireWorks' HTML with jQuery from this server and a link back to ``/heal`` (an ``after_request``)."""
-    if response.mimetype != "text/html" or response.direct_passthrough or response.status_code != 200:
+    """Serve FireWorks' pages with nothing fetched from the internet or missing (an ``after_request`` hook):
+    jQuery from this server, no web-font import, no link to a stylesheet FireWorks does not ship; plus a link
+    back to ``/heal`` and an empty icon."""
+    if response.status_code != 200:
+        return response
+    if response.mimetype == "text/css":
+        response.direct_passthrough = False
+        response.set_data(_FONT_IMPORT.sub(b"", response.get_data()))
+        return response
+    if response.mimetype != "text/html" or response.direct_passthrough:
         return response
     body = response.get_data()
-    if b"heal dashboard" in body or b"<body" not in body or b'id="heal-page"' in body:
+    if b'id="heal-page"' in body:
         return response
     body = _CDN_JQUERY.sub(b'src="/heal/static/jquery.min.js"', body)
-    body = _BODY.sub(lambda m: m.group(0) + _BACK_LINK, body, count=1)
+    body = _MISSING_CSS.sub(b"", body)
+    if b"href='/heal'" not in body and b'href="/heal"' not in body:
+        body = _BODY.sub(lambda m: m.group(0) + _BACK_LINK, body, count=1)
+    if b'rel="icon"' not in body:
+        body = _HEAD.sub(lambda m: m.group(0) + NO_ICON, body, count=1)
     response.set_data(body)
     return response
 
