@@ -42,6 +42,11 @@ def register(app: typer.Typer) -> None:
             console.print("\npotentials (DeePMD, TensorFlow .pb; LAMMPS: pair_style deepmd <models>):")
             for m in models:
                 console.print(f"  {m}")
+        from heal.report.html import write_report
+
+        lp_ro, _ = open_campaign_launchpad(camp, readonly=True)
+        report = write_report(camp, lp_ro, camp.root / "report")
+        console.print(f"report:  {report}   (heal report {camp.root})")
         console.print(f"dataset: heal data stats {camp.root / 'dataset'}")
         console.print(f"status:  heal status {camp.root}")
         console.print(f"web GUI: heal webgui {camp.root}   (then open http://127.0.0.1:5000)")
