@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
         from heal.config import parse_config
         from heal.fw.runner import add_campaign, campaign_fw_ids, open_campaign_launchpad, reset_lost
 
+        from heal import progress
+
+        progress.enable(console)
         data = yaml.safe_load(config.read_text())
         data["root"] = str(directory.resolve())
         camp = Campaign.create(parse_config(data, config))

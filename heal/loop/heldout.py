@@ -13,6 +13,7 @@ import json
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
+from heal import progress
 from heal.campaign import Campaign
 from heal.errors import ConfigError
 from heal.fsutil import atomic_write_json
@@ -74,11 +75,11 @@ def make_heldout(camp: Campaign) -> dict:
                           f"process, so heal cannot run MD with it; remove init.heldout_md (the held-out set is "
                           f"then a share of the labels, train.test_fraction) or use a teacher such as meam")
     temps = sorted({float(t) for st in camp.cfg.explore.stages for t in st.temperatures})
+    runs = [(i, seed, j, t) for i, seed in enumerate(read_seed_set(camp.seeds_dir)) for j, t in enumerate(temps)]
     frames = []
-    for i, seed in enumerate(read_seed_set(camp.seeds_dir)):
-        for j, t in enumerate(temps):
-            frames += md_frames(seed.atoms, labeler, t, spec.steps, spec.every, camp.cfg.explore.timestep_fs,
-                                spec.seed + 1000 * i + j)
+    for i, seed, j, t in progress.counted(runs, len(runs), f"held-out MD ({camp.cfg.label.oracle}), {len(runs)} runs"):
+        frames += md_frames(seed.atoms, labeler, t, spec.steps, spec.every, camp.cfg.explore.timestep_fs,
+                            spec.seed + 1000 * i + j)
     res = label_frames(frames, camp.cfg.label, camp.root / "init" / "heldout", camp.executor, labeler=labeler,
                        partial=True)
     if res.stopped_by is not None:
