@@ -38,12 +38,15 @@ def md_frames(atoms, labeler, temperature: float, steps: int, every: int, timest
     """Frames every `every` steps of an NVT Langevin run of `atoms` at `temperature` K driven by `labeler`."""
     from ase import units
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+    from ase.md import velocitydistribution as vd
 
     a = atoms.copy()
     a.calc = OracleCalculator(labeler)
     rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(a, temperature_K=temperature, rng=rng)
+    if hasattr(vd, "thermalize_momenta"):  # ase >= 3.29
+        vd.thermalize_momenta(a, temperature, rng=rng)
+    else:
+        vd.MaxwellBoltzmannDistribution(a, temperature_K=temperature, rng=rng)
     md = Langevin(a, timestep=timestep_fs * units.fs, temperature_K=temperature, friction=0.01 / units.fs, rng=rng,
                   fixcm=False)
     out = []
