@@ -52,5 +52,5 @@ def register(app: typer.Typer) -> None:
         console.print(f"report:  {report}   (heal report {camp.root})")
         console.print(f"dataset: heal data stats {camp.root / 'dataset'}")
         console.print(f"status:  heal status {camp.root}")
-        console.print(f"web GUI: heal webgui {camp.root}   (then open http://127.0.0.1:5000)")
+        console.print(f"web GUI: heal webgui {camp.root}   (then open http://127.0.0.1:5000/heal)")
         raise typer.Exit(code)
