@@ -146,6 +146,8 @@ def test_webgui_serves_fireworks_and_heal_pages_and_refreshes(tmp_path):
         assert code == 200 and "gui it1 select" in body, body[-2000:]
         code, body = _get(f"{base}/heal/status")
         assert code == 200 and body.count("<tr><td>") == 2  # iterations 0 and 1
+        code, body = _get(f"{base}/heal")  # the live report refreshes itself and links the new workflow
+        assert code == 200 and '<meta http-equiv="refresh"' in body and f'href="/wf/{wf1}"' in body
         log = _stop(proc)
         assert _stamp(snap) == stamp, "the web GUI wrote the store"
         assert not list((root / "store").glob(".*.tmp"))
