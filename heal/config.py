@@ -53,6 +53,16 @@ class SeedSpec(_Strict):
         return self
 
 
+class HeldoutMD(_Strict):
+    """A fixed held-out set from the oracle's own MD (NVT Langevin, ASE, the exploration's time step) at every
+    exploration temperature from every seed: frames at steps `every`, 2·`every`, … ≤ `steps`. Needs an oracle
+    computed in process (meam, chgnet, …); set ``train.test_fraction: 0`` so that every later label trains."""
+
+    steps: int = Field(300, ge=1)
+    every: int = Field(100, ge=1)
+    seed: int = 0
+
+
 class InitSpec(_Strict):
     """Initial data for iteration 0: imported AIMD frames and/or labeled rattled seeds."""
 
@@ -61,6 +71,8 @@ class InitSpec(_Strict):
     #: rattled, scaled seed structures labeled by the campaign's oracle before iteration 0
     n_seed_labels: int = Field(20, ge=0)
     rattle: float = Field(0.05, ge=0.0, description="Gaussian displacement std (Å)")
+    #: held-out frames from the oracle's MD at the exploration temperatures (None: a hash share of the labels)
+    heldout_md: HeldoutMD | None = None
 
 
 class ExploreStage(_Strict):

@@ -3,17 +3,28 @@
 A process that runs a campaign (``heal launch | worker | resume | demo``) writes heal's log records (INFO and
 up), FireWorks' tracebacks of fizzled Fireworks and the traceback of any internal error to
 ``<campaign>/logs/heal.log``; the console carries heal's own lines. Warnings still reach the console too.
+
+Engines that run inside the heal process (TensorFlow and DeePMD's C++ library behind ``DeepPot``, LAMMPS as a
+Python module) write to file descriptor 2 directly, below Python's ``sys.stderr``: :func:`engine_output`
+points that descriptor at the stage's ``engine.log`` while a stage runs, and :func:`engine_output_at_exit`
+sends what their libraries print while unloading at process exit to ``<campaign>/logs/engines.log``.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import logging
+import os
+import sys
 import tempfile
 import time
 import traceback
 from pathlib import Path
 
 LOG_NAME = "heal.log"
+ENGINE_LOG = "engine.log"
+_exit_log: list[Path] = []
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _file_handler: logging.FileHandler | None = None
@@ -116,3 +127,50 @@ def record_exception(exc: BaseException) -> Path:
         fh.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} internal error\n")
         fh.write("".join(traceback.format_exception(exc)))
         return Path(fh.name)
+
+
+def _flush_std() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+
+
+@contextlib.contextmanager
+def engine_output(path: Path):
+    """Point file descriptor 2 at `path` (appending) for the block; the console is untouched if it cannot open."""
+    _flush_std()
+    try:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        fd = None
+    saved = None
+    if fd is not None:
+        saved = os.dup(2)
+        os.dup2(fd, 2)
+        os.close(fd)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            _flush_std()
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _to_exit_log() -> None:
+    _flush_std()
+    with contextlib.suppress(OSError):
+        fd = os.open(_exit_log[0], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 2)
+        os.close(fd)
+
+
+def engine_output_at_exit(root: Path) -> None:
+    """At exit (after heal's last line), point file descriptor 2 at ``<root>/logs/engines.log``: the libraries
+    loaded in-process (DeePMD's CUDA stubs) print while they unload, after Python has finished."""
+    if not _exit_log:
+        atexit.register(_to_exit_log)
+        _exit_log.append(Path(root) / "logs" / "engines.log")
+    else:
+        _exit_log[0] = Path(root) / "logs" / "engines.log"

@@ -50,6 +50,7 @@ from ase import Atoms
 from ase.build import bulk
 from ase.data import atomic_numbers, covalent_radii, reference_states
 
+from heal import progress
 from heal.config import CampaignConfig
 from heal.errors import ConfigError
 from heal.fsutil import atomic_write_text, atomic_write_with
@@ -257,17 +258,17 @@ def generate_seeds(cfg: CampaignConfig) -> list[Seed]:
     s = cfg.seeds
     scales = list(dict.fromkeys(float(x) for x in s.scales))
     seeds: list[Seed] = []
-    for phase in dict.fromkeys(s.phases):
-        for replica in range(s.replicas):
-            base = _structure(cfg, phase, replica)
-            for scale in scales:
-                atoms = base.copy()
-                atoms.set_cell(base.cell.array * scale, scale_atoms=True)
-                atoms.wrap()
-                name = f"{phase}_s{scale:.3f}_r{replica}"
-                atoms.info = {"name": name, "phase": phase, "scale": scale, "replica": replica,
-                              "a": base.info["a"] * scale, "composition": base.info["composition"]}
-                seeds.append(Seed(atoms=atoms, phase=phase, scale=scale, replica=replica, name=name))
+    todo = [(phase, replica) for phase in dict.fromkeys(s.phases) for replica in range(s.replicas)]
+    for phase, replica in progress.counted(todo, len(todo), f"seed structures ({len(todo)} cells, SQS)"):
+        base = _structure(cfg, phase, replica)
+        for scale in scales:
+            atoms = base.copy()
+            atoms.set_cell(base.cell.array * scale, scale_atoms=True)
+            atoms.wrap()
+            name = f"{phase}_s{scale:.3f}_r{replica}"
+            atoms.info = {"name": name, "phase": phase, "scale": scale, "replica": replica,
+                          "a": base.info["a"] * scale, "composition": base.info["composition"]}
+            seeds.append(Seed(atoms=atoms, phase=phase, scale=scale, replica=replica, name=name))
     return seeds
 
 

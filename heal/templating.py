@@ -19,18 +19,18 @@ Filters = tuple[tuple[str, Callable[[Any], str]], ...]
 
 
 @lru_cache(maxsize=8)
-def _env(root: str, block_lines: bool, filters: Filters) -> jinja2.Environment:
+def _env(root: str, block_lines: bool, filters: Filters, html: bool) -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(root), undefined=jinja2.StrictUndefined,
-                             keep_trailing_newline=True, autoescape=False,
+                             keep_trailing_newline=True, autoescape=html,
                              trim_blocks=block_lines, lstrip_blocks=block_lines)
     env.filters.update(dict(filters))
     return env
 
 
 def render(name: str, context: dict[str, Any], root: Path | None = None, *, block_lines: bool = False,
-           filters: Filters = ()) -> str:
-    """Render ``templates/<name>`` with `context`."""
-    return _env(str(root or TEMPLATES_DIR), block_lines, filters).get_template(name).render(**context)
+           filters: Filters = (), html: bool = False) -> str:
+    """Render ``templates/<name>`` with `context` (`html`: escape every value for an HTML page)."""
+    return _env(str(root or TEMPLATES_DIR), block_lines, filters, html).get_template(name).render(**context)
 
 
 def render_to(name: str, context: dict[str, Any], dest: Path, root: Path | None = None) -> Path:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from e2e_campaign import finished_campaign  # noqa: F401  (session fixture: the finished tiny campaign)
 from vasp_fixtures import SYNTH_ENMAX, synthetic_potcar
 
 

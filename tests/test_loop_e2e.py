@@ -8,50 +8,14 @@ from __future__ import annotations
 
 import json
 import math
-import signal
-import subprocess
-import sys
-import time
+import re
 
 import pytest
 
+from e2e_campaign import heal
 from fault_harness import double_computed, labeled_hashes, stored_hashes
-from tiny_campaign import tiny_campaign
 
 pytestmark = [pytest.mark.engine, pytest.mark.slow]
-
-
-def heal(*args, timeout=900, check=True):
-    proc = subprocess.run([sys.executable, "-m", "heal", *args], capture_output=True, text=True, timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"heal {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n"
-                             f"{proc.stderr[-3000:]}")
-    return proc
-
-
-@pytest.fixture(scope="module")
-def finished_campaign(tmp_path_factory):
-    """Launch, Ctrl-C once iteration 0's selection is done, resume to the end."""
-    base = tmp_path_factory.mktemp("e2e")
-    # heal's own selection here (max-volume on the ensemble's descriptors + calibrated trust levels);
-    # the fault-injection test runs the DP-GEN rule (fixed levels + random pick)
-    cfg = tiny_campaign(base, "tiny", iterations=2,
-                        select={"strategy": "maxvol", "trust": "calibrated", "target_error": 1.0, "min_pairs": 2,
-                                "descriptor_dim": 8})
-    root = base / "tiny"
-    log = open(base / "launch.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "heal", "launch", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 600
-    while not (root / "iter-000" / "select" / "select.json").is_file():
-        assert proc.poll() is None, (base / "launch.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "iteration 0 selection did not finish in 10 minutes"
-        time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)  # Ctrl-C between stages (or inside the next one)
-    code = proc.wait(timeout=120)
-    interrupted_labels = labeled_hashes(root)
-    resumed = heal("resume", str(root))
-    return {"cfg": cfg, "root": root, "interrupt_code": code, "resume": resumed,
-            "labeled_at_interrupt": interrupted_labels, "launch_log": (base / "launch.log").read_text()}
 
 
 def test_ctrl_c_stops_cleanly_and_resume_finishes(finished_campaign):
@@ -59,6 +23,28 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(finished_campaign):
     assert "interrupted; finished work is kept. Continue with: heal resume" in finished_campaign["launch_log"]
     assert (finished_campaign["root"] / "finished.json").is_file()
     assert "stopped after iteration 1" in finished_campaign["resume"].stdout
+
+
+ENGINE_LINE = re.compile(r"^[IWEF]\d{4} |implib-gen|absl|oneDNN|tensorflow|cudart|DEEPMD|LAMMPS \(|"
+                         r"Not handling type|cpu_feature_guard", re.I)
+
+
+def non_heal_lines(stdout: str, stderr: str) -> list[str]:
+    """Console lines that are not heal's: heal writes its lines on stdout and only ``warning:`` / ``error:``
+    lines on stderr; an engine's log line anywhere is not heal's."""
+    bad = [ln for ln in stderr.splitlines() if ln.strip() and not ln.startswith(("warning:", "error:"))]
+    return bad + [ln for ln in stdout.splitlines() if ENGINE_LINE.search(ln)]
+
+
+def test_console_carries_only_heals_lines_and_engine_logs_go_to_stage_logs(finished_campaign):
+    """TensorFlow / DeePMD loaded in the heal process (max-volume descriptors, calibration) log to the stage's
+    engine.log, not to the console."""
+    fc = finished_campaign
+    assert "COMPLETED tiny it0 select" in fc["launch_log"]
+    assert non_heal_lines(fc["launch_log"], fc["launch_err"]) == []
+    assert non_heal_lines(fc["resume"].stdout, fc["resume"].stderr) == []
+    engine_log = (fc["root"] / "iter-000" / "select" / "engine.log").read_text()
+    assert ENGINE_LINE.search(engine_log), engine_log[:500]  # the engines did write, into the stage's log
 
 
 def test_status_json_shows_both_iterations_with_labels_and_finite_rmse(finished_campaign):
@@ -126,3 +112,36 @@ def test_selection_used_max_volume_and_calibrated_levels(finished_campaign):
     # iteration 1 screened with the levels fitted after iteration 0
     assert all(v == [levels["f_lo"], levels["f_hi"]] for v in sel1["levels"].values())
     assert st["iterations"][1]["calibration_table"].startswith("trust calibration")
+
+
+def _png_is_drawn(path) -> bool:
+    """A real picture: decodes as PNG and is not one flat colour."""
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    img = mpimg.imread(path)
+    return img.ndim == 3 and img.shape[0] > 50 and img.shape[1] > 50 and float(np.std(img[..., :3])) > 0.01
+
+
+def test_report_writes_html_with_the_status_numbers_and_drawn_plots(finished_campaign, tmp_path):
+    root = finished_campaign["root"]
+    out = heal("report", str(root), "-o", str(tmp_path / "rep"))
+    page = tmp_path / "rep" / "report.html"
+    assert f"report: {page}" in out.stdout
+    text = page.read_text()
+    st = json.loads(heal("status", str(root), "--json").stdout)
+    for r in st["iterations"]:
+        row = re.search(rf'<tr data-iteration="{r["iteration"]}">(.*?)</tr>', text, re.S).group(1)
+        cells = dict(re.findall(r'data-field="(\w+)">([^<]*)<', row))
+        for key in ("explored", "accurate", "candidate", "failed", "labeled"):
+            assert int(cells[key]) == r[key], key
+        assert float(cells["rmse_force"]) == pytest.approx(r["rmse_force"], abs=5e-4)
+    assert re.search(rf'<dd id="labels_total">{st["labels_total"]}</dd>', text)
+    # nothing fetched: every image is embedded, no script, no external URL
+    assert "http://" not in text and "https://" not in text and "<script" not in text
+    srcs = re.findall(r'<img [^>]*src="([^"]+)"', text)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    names = {p.stem for p in (tmp_path / "rep").glob("*.png")}
+    assert {"classes", "rmse", "parity", "calibration", "labels", "times", "deviation-it0", "deviation-it1"} <= names
+    for p in (tmp_path / "rep").glob("*.png"):
+        assert _png_is_drawn(p), p.name

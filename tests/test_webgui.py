@@ -123,9 +123,16 @@ def test_webgui_serves_fireworks_and_heal_pages_and_refreshes(tmp_path):
         assert code == 200 and "heal gui iteration 0" in body
         code, body = _get(f"{base}/wf/{wf0}")
         assert code == 200 and "gui it0 train" in body
+        # jQuery from this server (xstatic-jquery), not from a CDN; a link back to heal's pages
+        assert "code.jquery.com" not in body and 'src="/heal/static/jquery.min.js"' in body
+        assert 'href="/heal"' in body
+        code, js = _get(f"{base}/heal/static/jquery.min.js")
+        assert code == 200 and "jQuery" in js[:2000]
         assert _get(f"{base}/fw/{wf0}")[0] == 200
-        code, body = _get(f"{base}/heal")
+        code, body = _get(f"{base}/heal/status")
         assert code == 200 and "heal campaign gui" in body and "waiting" in body, body
+        code, body = _get(f"{base}/heal")  # the live report, linked to FireWorks' pages
+        assert code == 200 and "heal campaign gui" in body and f'href="/wf/{wf0}"' in body, body
         assert _get(f"{base}/heal/")[0] == 200
         code, body = _get(f"{base}/heal/status.json")
         assert code == 200 and '"iteration": 0' in body
@@ -137,8 +144,10 @@ def test_webgui_serves_fireworks_and_heal_pages_and_refreshes(tmp_path):
         wf1 = min(second.values())
         code, body = _get(f"{base}/wf/{wf1}")
         assert code == 200 and "gui it1 select" in body, body[-2000:]
-        code, body = _get(f"{base}/heal")
+        code, body = _get(f"{base}/heal/status")
         assert code == 200 and body.count("<tr><td>") == 2  # iterations 0 and 1
+        code, body = _get(f"{base}/heal")  # the live report refreshes itself and links the new workflow
+        assert code == 200 and '<meta http-equiv="refresh"' in body and f'href="/wf/{wf1}"' in body
         log = _stop(proc)
         assert _stamp(snap) == stamp, "the web GUI wrote the store"
         assert not list((root / "store").glob(".*.tmp"))

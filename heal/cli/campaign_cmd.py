@@ -78,8 +78,10 @@ def print_summary(camp: Campaign, lp) -> dict:
 
 
 def _run(camp: Campaign, lp) -> int:
+    from heal import progress
     from heal.fw.runner import run_worker
 
+    progress.enable(console)  # bars while a stage works (a terminal only); each finished Firework keeps a line
     try:
         res = run_worker(lp, camp, on_event=print_event)
     except KeyboardInterrupt:
@@ -116,6 +118,9 @@ def register(app: typer.Typer) -> None:
         """Create a campaign and run it here (or only add it to the store with --detach)."""
         from heal.fw.runner import add_campaign, open_campaign_launchpad
 
+        from heal import progress
+
+        progress.enable(console)
         camp = Campaign.from_file(file)
         lp, store = open_campaign_launchpad(camp)
         add_campaign(camp, lp)

@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
         from heal.config import parse_config
         from heal.fw.runner import add_campaign, campaign_fw_ids, open_campaign_launchpad, reset_lost
 
+        from heal import progress
+
+        progress.enable(console)
         data = yaml.safe_load(config.read_text())
         data["root"] = str(directory.resolve())
         camp = Campaign.create(parse_config(data, config))
@@ -42,7 +45,12 @@ def register(app: typer.Typer) -> None:
             console.print("\npotentials (DeePMD, TensorFlow .pb; LAMMPS: pair_style deepmd <models>):")
             for m in models:
                 console.print(f"  {m}")
+        from heal.report.html import write_report
+
+        lp_ro, _ = open_campaign_launchpad(camp, readonly=True)
+        report = write_report(camp, lp_ro, camp.root / "report")
+        console.print(f"report:  {report}   (heal report {camp.root})")
         console.print(f"dataset: heal data stats {camp.root / 'dataset'}")
         console.print(f"status:  heal status {camp.root}")
-        console.print(f"web GUI: heal webgui {camp.root}   (then open http://127.0.0.1:5000)")
+        console.print(f"web GUI: heal webgui {camp.root}   (then open http://127.0.0.1:5000/heal)")
         raise typer.Exit(code)

@@ -18,10 +18,15 @@ def register(app: typer.Typer) -> None:
 
         Exit code 2 with a message naming the file, the field and the fix when the campaign file is bad.
         """
+        from rich.console import Console
+
+        from heal import progress
         from heal.config import load_config
         from heal.errors import ConfigError
         from heal.systems import SUMMARY_COLUMNS, generate_seeds, summary_rows, write_seed_set
 
+        console = Console(width=140)
+        progress.enable(console)  # a bar while SQS cells are made (a terminal only)
         try:
             cfg = load_config(file)
             seed_list = generate_seeds(cfg)
@@ -30,7 +35,6 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
         out_dir = write_seed_set(seed_list, out if out is not None else cfg.campaign_dir() / "seeds")
 
-        from rich.console import Console
         from rich.table import Table
 
         table = Table(title=f"{cfg.name}: {len(seed_list)} seed structures ({cfg.seeds.decoration} decoration)")
@@ -38,6 +42,5 @@ def register(app: typer.Typer) -> None:
             table.add_column(col, justify="right" if col not in ("name", "phase", "composition") else "left")
         for row in summary_rows(seed_list):
             table.add_row(*row)
-        console = Console(width=140)
         console.print(table)
         console.print(f"wrote {out_dir / 'seeds.extxyz'} and {out_dir / 'summary.tsv'}")

@@ -21,6 +21,7 @@ from ase import Atoms
 from ase.data import atomic_masses, atomic_numbers
 from ase.io import write
 
+from heal import progress
 from heal.config import ExploreSpec
 from heal.errors import FatalError
 from heal.exec.base import Job, run_jobs
@@ -174,6 +175,12 @@ def _group_job(pending, models, type_map, spec, task_dir: Path, timeout) -> Job:
                timeout=timeout, forward=forward, backward=backward)
 
 
+def _md_progress(runs: list[tuple[Path, int]]):
+    """A bar over the MD steps of `runs` (run directory, steps), read from their ``model_devi.out``."""
+    return progress.watch(f"MD, {len(runs)} run(s)", sum(n for _, n in runs),
+                          progress.steps_done(d / "model_devi.out" for d, _ in runs))
+
+
 def run_tasks_together(tasks: list[tuple[list[tuple[ExploreRun, Atoms]], Path]], models: list[Path],
                        type_map: list[str], spec: ExploreSpec, executor,
                        timeout: float | None = None) -> list[list[RunOutcome]]:
@@ -195,7 +202,9 @@ def run_tasks_together(tasks: list[tuple[list[tuple[ExploreRun, Atoms]], Path]],
             groups.append((task_dir, pending))
     t0 = time.monotonic()
     raise_after = None
-    for (task_dir, pending), res in zip(groups, run_jobs(executor, group_jobs)):
+    with _md_progress([(task_dir / r.name, r.nsteps) for task_dir, pending in groups for r, _ in pending]):
+        group_results = run_jobs(executor, group_jobs)
+    for (task_dir, pending), res in zip(groups, group_results):
         share = (time.monotonic() - t0) / len(pending)
         for run, _ in pending:  # also when the group was killed: a retry skips the runs it finished
             rdir = task_dir / run.name
@@ -212,7 +221,9 @@ def run_tasks_together(tasks: list[tuple[list[tuple[ExploreRun, Atoms]], Path]],
              if _done(task_dir / run.name) is None]
     jobs = [prepare_run(run, atoms, models, type_map, spec, rdir, timeout) for run, atoms, rdir in alone]
     t0 = time.monotonic()
-    for (run, _, rdir), res in zip(alone, run_jobs(executor, jobs)):
+    with _md_progress([(rdir, run.nsteps) for run, _, rdir in alone]):
+        alone_results = run_jobs(executor, jobs)
+    for (run, _, rdir), res in zip(alone, alone_results):
         try:
             finish_run(run, rdir, res, time.monotonic() - t0)
         except Exception as exc:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import re
 import signal
+import sys
 import time
 from typing import Callable
 
@@ -84,7 +85,7 @@ def run_worker(lp, camp: Campaign, on_event: Callable[[dict], None] | None = Non
     """
     import fireworks.core.rocket
 
-    from heal.logs import error_stream
+    from heal.logs import engine_output_at_exit, error_stream
 
     fireworks.core.rocket.ROCKET_STREAM_LOGLEVEL = "ERROR"  # heal reports each Firework itself (on_event)
     fworker = FWorker(name="heal", query={"spec.campaign": str(camp.root)})
@@ -125,6 +126,8 @@ def run_worker(lp, camp: Campaign, on_event: Callable[[dict], None] | None = Non
                 break
     finally:
         signal.signal(signal.SIGINT, previous)
+        if "deepmd" in sys.modules or "tensorflow" in sys.modules:
+            engine_output_at_exit(camp.root)
     return {"fireworks_run": ran, "seconds": time.monotonic() - t_start, "states": state_counts(lp, camp),
             "stopped_by": stopped_by}
 

@@ -21,11 +21,13 @@ add workflows, and the LaunchPad stores the tasks under this module's name (``he
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from fireworks import FiretaskBase, Firework, FWAction, Workflow, explicit_serialize
 
 from heal.campaign import Campaign
 from heal.errors import DiskFullError, is_no_space
+from heal.logs import ENGINE_LOG, engine_output
 
 
 def _campaign(task) -> Campaign:
@@ -40,11 +42,13 @@ def _with_jobs(camp: Campaign, data: dict) -> dict:
 
 
 def _disk_full_is_named(run_task):
-    """Turn any "no space left" OSError of a stage into DiskFullError naming the file."""
+    """Turn any "no space left" OSError of a stage into DiskFullError naming the file. What engines running
+    in this process print on file descriptor 2 goes to ``engine.log`` in the stage's directory (the cwd)."""
     @functools.wraps(run_task)
     def wrapper(self, fw_spec):
         try:
-            return run_task(self, fw_spec)
+            with engine_output(Path.cwd() / ENGINE_LOG):
+                return run_task(self, fw_spec)
         except OSError as exc:
             if is_no_space(exc):
                 raise DiskFullError(exc.filename or self["campaign"]) from exc

@@ -42,6 +42,7 @@ from typing import Any
 from ase import Atoms
 from filelock import FileLock
 
+from heal import progress
 from heal.config import LabelSpec
 from heal.errors import (ConfigError, DiskFullError, FatalError, HealError, SetupError, TransientError,
                          is_no_space)
@@ -192,7 +193,8 @@ def _label_pending(pending: list[_Frame], spec: LabelSpec, labeler, executor, ba
         for f in pending:  # outputs reused from an interrupted run
             if f.labeled is not None and f.done is None:
                 f.done = _finish(f, spec, labeler)
-        for f, exc in _run(todo, labeler, executor):
+        for f, exc in progress.counted(_run(todo, labeler, executor), len(todo),
+                                       f"label {len(todo)} frame(s), {spec.oracle}"):
             f.attempts = attempt
             if exc is None:
                 journal(f.fdir, "done")

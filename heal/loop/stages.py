@@ -69,6 +69,9 @@ def stage_init(camp: Campaign) -> dict:
     if len(camp.dataset) == 0:
         raise FatalError(f"{camp.root}: no initial training data: all {len(frames)} initial labels were rejected "
                          f"({res.rejected[:3]}...) and init.data imported nothing; fix the oracle or add data")
+    from heal.loop.heldout import make_heldout
+
+    out["heldout"] = make_heldout(camp)  # init.heldout_md: held-out frames from the oracle's MD
     atomic_write_json(done, out)
     return out
 

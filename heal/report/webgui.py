@@ -1,4 +1,5 @@
-"""FireWorks' web GUI on a campaign's store, plus heal's own status page at ``/heal``.
+"""FireWorks' web GUI on a campaign's store, plus heal's live report at ``/heal`` (:mod:`heal.report.live`)
+and its status table at ``/heal/status``.
 
 The GUI reads a :class:`~heal.launchpad.ReadOnlyStore` copy of the embedded store (never written back) that is
 refreshed before each request, so Fireworks added after the server started show up. On any address other
@@ -85,6 +86,7 @@ def status_html(st: dict) -> str:
             "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
             "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}dt{font-weight:bold}</style></head>"
             f"<body><h1>heal campaign {e(str(st['campaign']))}</h1><p><a href='/'>FireWorks GUI</a> · "
+            f"<a href='/heal'>heal dashboard</a> · "
             f"<a href='/heal/status.json'>JSON</a></p><dl>{dl}</dl>"
             f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table></body></html>")
 
@@ -126,7 +128,7 @@ def make_app(where, *, username: str | None = None, password: str | None = None)
 
     bp = Blueprint("heal", __name__, url_prefix="/heal")
 
-    @bp.route("", strict_slashes=False)
+    @bp.route("/status")
     @requires_auth
     def status_page():
         return Response(status_html(_status()), mimetype="text/html")
@@ -136,6 +138,10 @@ def make_app(where, *, username: str | None = None, password: str | None = None)
     def status_json():
         return Response(json.dumps(_status(), default=str), mimetype="application/json")
 
+    from heal.report.live import add_routes, offline_fireworks_page
+
+    add_routes(bp, lambda: current_app.config["HEAL_CAMPAIGN"], lambda: current_app.lp, requires_auth)
+    app.after_request(offline_fireworks_page)
     app.register_blueprint(bp)
     return app
 

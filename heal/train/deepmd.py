@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from heal import progress
 from heal.config import TrainSpec
 from heal.errors import ConfigError, FatalError
 from heal.exec.base import Job, run_jobs
@@ -253,7 +254,9 @@ def train_ensemble(spec: TrainSpec, type_map: list[str], systems: list[Path], me
         write_input(spec, type_map, stage_systems(m.workdir, systems, "data"), m.workdir, m.seed)
         restarted[i] = complete_checkpoint(m.workdir)
         (m.workdir / "graph.pb").unlink(missing_ok=True)  # a model must come from this run's freeze
-    outs = run_jobs(executor, [_member_job(members[i], restarted[i]) for i in todo])
+    with progress.watch(f"dp train, {len(todo)} model(s)", len(todo) * spec.steps,
+                        progress.steps_done(members[i].workdir / "lcurve.out" for i in todo)):
+        outs = run_jobs(executor, [_member_job(members[i], restarted[i]) for i in todo])
     fresh = []
     for i, r in zip(todo, outs):
         if isinstance(r, FatalError) and restarted[i] and not (members[i].workdir / "graph.pb").is_file():
