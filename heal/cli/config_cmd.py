@@ -22,6 +22,10 @@ def register(app: typer.Typer) -> None:
             try:
                 cfg = load_config(f)
                 check_oracle(cfg.label.oracle, cfg.label.params, cfg.system.type_map, str(f))
+                if cfg.grow_from:  # heal.grow: the parent exists (file or directory) and the child fits it
+                    from heal.grow.lineage import check_growth, find_parent
+
+                    check_growth(cfg, find_parent(cfg)[1])
             except ConfigError as exc:
                 typer.echo(f"error: {exc}", err=True)
                 bad += 1

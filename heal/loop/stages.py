@@ -49,6 +49,10 @@ def stage_init(camp: Campaign) -> dict:
     if done.is_file():
         return json.loads(done.read_text())
     out: dict = {"imported": 0, "import_reports": []}
+    if camp.cfg.grow_from:  # heal.grow: the parent's frames first (they form the first chunks)
+        from heal.grow.start import import_parent
+
+        out["grown_from"] = import_parent(camp)
     if camp.cfg.init.data:
         from heal.data.importer import import_files
 
@@ -83,14 +87,20 @@ def stage_train(camp: Campaign, it: int, k: int | None = None) -> dict:
         test = res.get("test") or {}
         return {"models": [res["model"]], "seconds": res.get("seconds"), "rmse_f": test.get("rmse_f"),
                 "rmse_e_per_atom": test.get("rmse_e_per_atom")}
+    from heal.grow.start import train_plan
+
+    grow = train_plan(camp, it)  # a grown campaign: first training a finetune of the parent's models
+    spec = grow["spec"] if grow else spec
     members = []
     for j in range(camp.cfg.n_models) if k is None else [k]:
         prev = camp.model_dir(it - 1, j) / "graph.pb" if it > 0 and spec.init_from_previous else None
+        prev = grow["init"][j] if grow and grow["init"] else prev
         tested = spec.test_members is None or j < spec.test_members
         members.append(Member(camp.model_dir(it, j), seed=(spec.seed * 1_000_003 + it * 101 + j) % (2**31 - 1),
                               init_model=prev if prev is not None and prev.is_file() else None,
                               test_systems=(camp.testset.system_dirs() or None) if tested else None))
-    results = train_ensemble(spec, camp.type_map, camp.dataset.system_dirs(), members, camp.executor)
+    results = train_ensemble(spec, camp.cfg.model_type_map, grow["systems"] if grow else camp.dataset.system_dirs(),
+                             members, camp.executor, auto_prob=grow["auto_prob"] if grow else None)
     tests = [r.test for r in results if r.test is not None]
     return {"models": [r.model for r in results], "seconds": max(r.seconds for r in results),
             "rmse_f": float(np.mean([t.rmse_f for t in tests])) if tests else None,

@@ -47,6 +47,16 @@ def _iteration_state(states: dict[str, int], has_report: bool) -> str:
     return "unknown" if states else "not started"
 
 
+def _lineage(camp: Campaign) -> dict | None:
+    if not camp.cfg.grow_from:
+        return None
+    from heal.grow.lineage import lineage
+
+    lin = lineage(camp.cfg, camp.root) or {}
+    return {**lin, "imported": _read_json(camp.root / "grow" / "import.json"),
+            "baseline": _read_json(camp.root / "grow" / "baseline.json")}
+
+
 def campaign_status(camp: Campaign, lp=None) -> dict:
     """The status document behind ``heal status --json``."""
     done = {r["iteration"]: r for r in history(camp)}
@@ -78,6 +88,7 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
             "rmse_force_by_element": rep.get("rmse_force_by_element", {}),
             "decision": rep.get("decision"),
             "calibration_table": rep.get("calibration_table"),
+            "forgetting": rep.get("forgetting"),
         })
     init = _read_json(camp.root / "init" / "init.json")
     finished = _read_json(camp.root / "finished.json")
@@ -109,6 +120,8 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
         "scheduler_jobs": scheduler_jobs(lp, camp) if lp is not None else {},
         "converged": bool(finished and finished.get("converged")),
         "finished": finished,
+        #: heal.grow: parent, ancestors, the parent's frames imported
+        "lineage": _lineage(camp),
         "state": ("finished" if finished else "fizzled" if all_states.get("FIZZLED")
                   else "running" if all_states.get("RUNNING") else "incomplete" if all_states else "not launched"),
     }
