@@ -41,6 +41,8 @@ def chain_order(paths: list[Path]) -> list[Path]:
 
 
 def register(app: typer.Typer) -> None:
+    register_from_dpgen(app)
+
     @app.command()
     def chain(paths: list[Path] = typer.Argument(..., help="campaign files or a directory of them "
                                                            "(e.g. workflows/grow)")) -> None:
@@ -65,3 +67,23 @@ def register(app: typer.Typer) -> None:
                     store.close()
             if code:
                 raise typer.Exit(code)
+
+
+def register_from_dpgen(app: typer.Typer) -> None:
+    @app.command("from-dpgen")
+    def from_dpgen(param: Path = typer.Argument(..., help="DP-GEN param.json"),
+                   machine: Path = typer.Argument(None, help="DP-GEN machine.json (optional)"),
+                   output: Path = typer.Option(None, "-o", "--output", help="campaign file to write (default: print)"),
+                   name: str = typer.Option(None, "--name", help="campaign name (default: <dir>-from-dpgen)")) -> None:
+        """Convert a DP-GEN campaign into a heal campaign file; options heal cannot map are listed in its header."""
+        from heal.from_dpgen import convert
+
+        conv = convert(param, machine, name)
+        text = conv.to_yaml(str(param))
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        from heal.fsutil import atomic_write_text
+
+        atomic_write_text(output, text)
+        typer.echo(f"wrote {output}; {len(conv.unmapped)} DP-GEN option(s) not mapped (listed in its header)")

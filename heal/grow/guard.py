@@ -96,11 +96,22 @@ def check_forgetting(camp, it: int) -> dict | None:
     for _, _, wd in cases:
         wd.mkdir(parents=True, exist_ok=True)
     res = _test_all(camp, cases)
-    limit = camp.cfg.grow.max_forgetting
-    fams, exceeded, n = {}, [], len(models)
-    for i, (a, _) in enumerate(sets):
-        key = _key(a)
-        s = _summary(res[i * n:(i + 1) * n])
+    n = len(models)
+    now = {_key(a): _summary(res[i * n:(i + 1) * n]) for i, (a, _) in enumerate(sets)}
+    out = {"iteration": it, **assess(now, before, camp.cfg.grow.max_forgetting)}
+    exceeded = out["exceeded"]
+    if exceeded:
+        log.warning("%s iteration %d: %s", camp.root, it, out["message"])
+    atomic_write_json(path, out)
+    return out
+
+
+def assess(now: dict, before: dict, limit: float) -> dict:
+    """Compare per-family summaries with the baseline: adds ``before_*`` and ``rise`` (relative change of the
+    mean force RMSE) to each family; ``exceeded``: families whose rise is above `limit`; ``message``."""
+    fams, exceeded = {}, []
+    for key, s in now.items():
+        s = dict(s)
         b = before.get(key)
         s["before_rmse_f"] = b["rmse_f_mean"] if b else None
         s["before_rmse_e_per_atom"] = b["rmse_e_per_atom_mean"] if b else None
@@ -110,9 +121,14 @@ def check_forgetting(camp, it: int) -> dict | None:
         fams[key] = s
     msg = "; ".join(f"{k}: held-out force RMSE {fams[k]['before_rmse_f']:.4f} -> {fams[k]['rmse_f_mean']:.4f} eV/Å "
                     f"(+{fams[k]['rise']:.1%} > grow.max_forgetting {limit:.0%})" for k in exceeded)
-    out = {"iteration": it, "families": fams, "max_forgetting": limit, "exceeded": exceeded,
-           "message": f"forgetting: {msg}" if exceeded else ""}
-    if exceeded:
-        log.warning("%s iteration %d: %s", camp.root, it, out["message"])
-    atomic_write_json(path, out)
-    return out
+    return {"families": fams, "max_forgetting": limit, "exceeded": exceeded,
+            "message": f"forgetting: {msg}" if exceeded else ""}
+
+
+def guarded(decision, forgetting: dict | None, strict: bool):
+    """The plan's decision, or a stop naming the forgetting when the guard tripped and ``grow.strict`` is set."""
+    from heal.plan import Decision
+
+    if forgetting and forgetting["exceeded"] and strict:
+        return Decision("stop", decision.next_stage, f"{forgetting['message']} (grow.strict)")
+    return decision

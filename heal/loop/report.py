@@ -90,15 +90,14 @@ def stage_plan(camp: Campaign, it: int, stage: int) -> tuple[dict, Decision]:
         cal = calibrate_after(camp, it, models_of(camp, it))
         rep["calibration"] = {k: v for k, v in cal.items() if k != "table"}
         rep["calibration_table"] = cal["table"]
-    from heal.grow.guard import check_forgetting
+    from heal.grow.guard import check_forgetting, guarded
 
     fg = check_forgetting(camp, it)  # None unless the campaign grows from another (grow_from)
     if fg is not None:
         rep["forgetting"] = fg
     past = [r for r in history(camp) if r["iteration"] < it]
     dec = decide([summary_of(r) for r in past + [rep]], camp.cfg.loop, len(camp.cfg.explore.stages))
-    if fg and fg["exceeded"] and camp.cfg.grow.strict:
-        dec = Decision("stop", dec.next_stage, f"{fg['message']} (grow.strict)")
+    dec = guarded(dec, fg, camp.cfg.grow.strict)
     rep["decision"] = asdict(dec)
     rep["state"] = "completed"
     atomic_write_json(camp.report_path(it), rep)
