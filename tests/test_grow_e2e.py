@@ -10,10 +10,12 @@ import math
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from heal.data.store import Dataset
 from heal.families import CHAIN_ORDER
+from heal.grow.bias import read_bias
 from heal.grow.guard import assess, guarded
 from heal.plan import Decision
 from tiny_campaign import tiny_campaign
@@ -65,8 +67,12 @@ def test_first_training_is_a_finetune_of_the_parents_models_with_old_data_share(
         n_all = len(inp["training"]["training_data"]["systems"])
         assert prob == f"prob_sys_size; 0:{n_old}:0.5; {n_old}:{n_all}:0.5"
         parent_model = p / "iter-000" / "train" / f"model-{k:02d}" / "graph.pb"
-        assert (mdir / "init.pb").read_bytes() == parent_model.read_bytes()
-        assert "--init-frz-model" in (mdir / "train.err").read_text() or (mdir / "init.pb").is_file()
+        assert (mdir / "init.pb").read_bytes() == (c / "grow" / "init" / f"model-{k:02d}.pb").read_bytes()
+        # the parent's model, with an energy bias for Fe (the parent never saw Fe: its bias was 0)
+        before, after = read_bias(parent_model), read_bias(mdir / "init.pb")
+        fe = CHAIN_ORDER.index("Fe")
+        assert before[fe] == 0.0 and -12.0 < after[fe] < -2.0
+        assert np.array_equal(np.delete(before, fe), np.delete(after, fe))
 
 
 @pytest.mark.engine

@@ -91,6 +91,29 @@ def train_plan(camp, it: int) -> dict | None:
     systems, auto_prob = order_systems(camp.root, camp.dataset.system_dirs(), camp.cfg.grow.old_ratio)
     init = None
     if it == 0:
-        pm = parent_models(camp.root)
+        pm = biased_parent_models(camp)
         init = [pm[j % len(pm)] for j in range(camp.cfg.n_models)]
     return {"spec": spec, "init": init, "systems": systems, "auto_prob": auto_prob}
+
+
+def biased_parent_models(camp) -> list[Path]:
+    """The parent's final models with the energy bias of this campaign's new elements fitted on its labeled
+    frames (:mod:`heal.grow.bias`); ``grow/init/model-XX.pb``, made once."""
+    from heal.grow.bias import fit_new_bias, read_bias, write_bias
+
+    lin = json.loads((grow_dir(camp.root) / "lineage.json").read_text())
+    pm = [Path(m) for m in lin["parent_models"]]
+    out = [grow_dir(camp.root) / "init" / f"model-{k:02d}.pb" for k in range(len(pm))]
+    if all(p.is_file() for p in out):
+        return out
+    old = set(lin["ancestors"][0]["elements"])
+    new = [el for el in camp.type_map if el not in old]
+    frames = list(camp.dataset.iter_frames()) if new else []
+    out[0].parent.mkdir(parents=True, exist_ok=True)
+    biases = {}
+    for src, dst in zip(pm, out):
+        bias = fit_new_bias(read_bias(src), camp.cfg.model_type_map, new, frames)
+        write_bias(src, dst, bias)
+        biases[dst.name] = dict(zip(camp.cfg.model_type_map, map(float, bias)))
+    atomic_write_json(grow_dir(camp.root) / "init" / "bias.json", {"new_elements": new, "bias_eV": biases})
+    return out
