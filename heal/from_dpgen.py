@@ -23,6 +23,7 @@ Every other key is listed as not mapped, in the file's header and in :attr:`Conv
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,9 +69,13 @@ def _read_json(path: Path, what: str) -> dict:
 
 
 def _level(v: Any) -> float | None:
+    """A trust level: a number, or the smallest of a per-system list / mapping (None if absent)."""
     if v is None:
         return None
-    return float(min(v)) if isinstance(v, list) else float(v)
+    if isinstance(v, dict):
+        v = list(v.values())
+    vals = [x for x in (v if isinstance(v, list) else [v]) if x is not None]
+    return float(min(vals)) if vals else None
 
 
 def _train(p: dict, unmapped: list[str], type_map: list[str]) -> dict:
@@ -100,6 +105,11 @@ def _train(p: dict, unmapped: list[str], type_map: list[str]) -> dict:
     for src in ("start_lr", "stop_lr"):
         if src in lr:
             out[src] = float(lr[src])
+    for k in sorted(set(lr) - {"type", "start_lr", "stop_lr", "decay_steps"}):
+        unmapped.append(f"default_training_param.learning_rate.{k}")
+    if "decay_steps" in lr:
+        unmapped.append(f"default_training_param.learning_rate.decay_steps = {lr['decay_steps']} (heal sets it "
+                        f"from train.steps)")
     for short in ("e", "f", "v"):
         if f"start_pref_{short}" in loss:
             out[f"pref_{short}"] = [float(loss[f"start_pref_{short}"]), float(loss.get(f"limit_pref_{short}", 1.0))]
@@ -215,7 +225,8 @@ def convert(param: Path, machine: Path | None = None, name: str | None = None) -
     tm = list(p["type_map"])
     fam = next((f for f, els in FAMILIES.items() if sorted(els) == sorted(tm)), None)
     system: dict[str, Any] = {"family": fam} if fam else {"elements": tm}
-    camp: dict[str, Any] = {"name": name or (param.parent.name or "dpgen") + "-from-dpgen", "system": system}
+    default = re.sub(r"[^A-Za-z0-9_.-]", "-", param.resolve().parent.name or "dpgen").strip("-.") or "dpgen"
+    camp: dict[str, Any] = {"name": name or f"{default[:50]}-from-dpgen", "system": system}
     prefix = Path(p.get("init_data_prefix", ""))
     prefix = prefix if prefix.is_absolute() else param.resolve().parent / prefix  # DP-GEN: beside param.json
     if p.get("init_data_sys"):
@@ -229,7 +240,7 @@ def convert(param: Path, machine: Path | None = None, name: str | None = None) -
         v = _level(p.get(src))
         if v is not None:
             sel[dst] = v
-            if isinstance(p.get(src), list):
+            if isinstance(p.get(src), (list, dict)):
                 unmapped.append(f"{src} per system {p[src]} (heal: one level, or select.trust: calibrated)")
     if "fp_task_max" in p:
         sel["max_per_iter"] = int(p["fp_task_max"])

@@ -163,3 +163,19 @@ def test_from_dpgen_without_type_map_is_a_clear_error(tmp_path):
     res = _invoke("from-dpgen", tmp_path / "param.json")
     assert res.exit_code != 0
     assert "field 'type_map' is missing" in str(res.exception) + res.output
+
+
+def test_from_dpgen_per_system_trust_levels_take_the_smallest_and_are_named(tmp_path):
+    p = json.loads((DATA / "param.json").read_text())
+    p["model_devi_f_trust_lo"] = [0.15, 0.08]
+    p["model_devi_f_trust_hi"] = {"0": 0.5, "1": 0.35}
+    d = tmp_path / "my run (v2)"
+    d.mkdir()
+    (d / "param.json").write_text(json.dumps(p))
+    from heal.config import parse_config
+    from heal.from_dpgen import convert
+
+    conv = convert(d / "param.json")
+    assert (conv.campaign["select"]["f_lo"], conv.campaign["select"]["f_hi"]) == (0.08, 0.35)
+    assert any(u.startswith("model_devi_f_trust_lo per system") for u in conv.unmapped)
+    assert parse_config(conv.campaign).name == "my-run--v2-from-dpgen"
