@@ -18,6 +18,8 @@ from heal.cli import app
 from heal.data.store import Dataset
 from heal.frames import set_labels
 
+pytestmark = pytest.mark.engine  # real MEAM labels (in-process LAMMPS)
+
 DATA = Path(__file__).parent / "data" / "dpgen"
 HEA4 = ["Ni", "Co", "Cr", "Al"]
 
