@@ -193,3 +193,12 @@ def test_m23c6_without_carbon_is_a_config_error():
     cfg = parse_config({"name": "t", "system": {"family": "HEA5"}, "seeds": {"phases": ["m23c6"]}})
     with pytest.raises(ConfigError, match="needs carbon"):
         generate_seeds(cfg)
+
+
+def test_grow_from_finds_a_launched_parent_by_its_name(tmp_path):
+    from heal.campaign import Campaign
+
+    Campaign.from_file(_camp_file(tmp_path, "p4", "HEA4", root=str(tmp_path / "runs" / "first")))
+    child = _camp_file(tmp_path, "c5", "HEA5", root=str(tmp_path / "runs" / "second"), grow_from="p4")
+    root, parent, exists = find_parent(load_config(child))
+    assert (root, parent.name, exists) == ((tmp_path / "runs" / "first").resolve(), "p4", True)

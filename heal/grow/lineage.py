@@ -57,6 +57,14 @@ def find_parent(cfg: CampaignConfig) -> tuple[Path, CampaignConfig, bool]:
         looked.append(c)
         if (c / CONFIG_NAME).is_file():
             return c.resolve(), _frozen(c), True
+    for d in (cfg.campaign_dir().parent, Path.cwd() / "campaigns"):  # by the name inside campaign.yaml
+        for cfile in sorted(d.glob(f"*/{CONFIG_NAME}")) if d.is_dir() else []:
+            try:
+                named = (yaml.safe_load(cfile.read_text()) or {}).get("name")
+            except yaml.YAMLError:
+                continue
+            if named == ref:
+                return cfile.parent.resolve(), _frozen(cfile.parent), True
     raise ConfigError(f"{_where(cfg)}: field 'grow_from': no campaign {ref!r} (looked for {CONFIG_NAME} in "
                       f"{', '.join(str(x) for x in looked)}); give the parent's campaign directory, its campaign "
                       f"file or its name")
