@@ -15,17 +15,24 @@ def lineage_line(st: dict) -> str | None:
 
 
 def forgetting_lines(st: dict) -> list[str]:
-    """One line per ancestor family for the last iteration with a forgetting check."""
-    fg = next((r["forgetting"] for r in reversed(st.get("iterations", [])) if r.get("forgetting")), None)
-    if not fg:
+    """One line per ancestor family for the last iteration with a forgetting check, then the earlier
+    iterations where the guard tripped (their whole numbers are in ``status --json``)."""
+    checked = [r["forgetting"] for r in st.get("iterations", []) if r.get("forgetting")]
+    if not checked:
         return []
+    fg = checked[-1]
     out = [f"forgetting guard (iteration {fg['iteration']}, limit +{fg['max_forgetting']:.0%} of the force RMSE):"]
     for name, f in fg["families"].items():
         before = "-" if f.get("before_rmse_f") is None else f"{f['before_rmse_f']:.4f}"
         rise = "-" if f.get("rise") is None else f"{f['rise']:+.1%}"
         flag = "  EXCEEDED" if name in fg["exceeded"] else ""
+        e0 = f.get("before_rmse_e_per_atom")
+        e_before = "-" if e0 is None else f"{1000 * e0:.1f}"
         out.append(f"  {name}: force RMSE {before} -> {f['rmse_f_mean']:.4f} eV/Å ({rise}), energy RMSE "
-                   f"{1000 * f['rmse_e_per_atom_mean']:.1f} meV/atom, {f['n_frames']} frames{flag}")
+                   f"{e_before} -> {1000 * f['rmse_e_per_atom_mean']:.1f} meV/atom, {f['n_frames']} frames{flag}")
+    for old in checked[:-1]:
+        if old["exceeded"]:
+            out.append(f"  iteration {old['iteration']}: {old['message']}")
     return out
 
 
