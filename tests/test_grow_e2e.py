@@ -113,3 +113,25 @@ def test_strict_guard_stops_the_campaign_and_a_lenient_one_only_warns():
     assert stop.stop and "forgetting" in stop.reason and "grow.strict" in stop.reason
     assert guarded(go, fg, strict=False) is go
     assert guarded(go, {"exceeded": [], "message": ""}, strict=True) is go
+
+
+@pytest.mark.engine
+def test_calibration_forces_index_each_models_own_type_map(grown):
+    """A chain model lists ten elements in chain order; a campaign may list its elements in any order. The
+    ensemble forces used for trust calibration must not depend on the campaign's order (they did: the atom
+    types were the campaign's indices)."""
+    from deepmd.infer import DeepPot
+
+    from heal.select.calibration_stage import ensemble_forces
+
+    models = [grown["parent"] / "iter-000" / "train" / f"model-{k:02d}" / "graph.pb" for k in range(2)]
+    frames = list(Dataset(grown["parent"] / "testset").iter_frames())[:2]
+    chain = ensemble_forces(models, frames, ["Ni", "Co", "Cr", "Al"])
+    other = ensemble_forces(models, frames, ["Al", "Cr", "Co", "Ni"])
+    pots = [DeepPot(str(m)) for m in models]
+    for a, f1, f2 in zip(frames, chain, other):
+        types = np.array([CHAIN_ORDER.index(s) for s in a.get_chemical_symbols()])
+        want = np.mean([p.eval(a.positions.reshape(1, -1), a.cell.array.reshape(1, -1), types)[1].reshape(-1, 3)
+                         for p in pots], axis=0)
+        assert np.allclose(f1, want) and np.allclose(f2, want)
+        assert np.abs(want).max() > 1e-3  # real forces, not a zero that any indexing would match
