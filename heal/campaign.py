@@ -51,6 +51,10 @@ class Campaign:
         from heal.label.registry import check_oracle
 
         check_oracle(cfg.label.oracle, cfg.label.params, cfg.system.type_map, str(cfg.source or cfg.name))
+        if cfg.grow_from:  # heal.grow: find and check the parent; freeze its absolute directory
+            from heal.grow.lineage import prepare_child
+
+            prepare_child(cfg)
         root = cfg.campaign_dir()
         frozen = yaml.safe_dump(cfg.model_dump(mode="json", exclude={"source"}), sort_keys=True)
         cfile = root / CONFIG_NAME

@@ -20,6 +20,7 @@ from heal.configutil import Strict as _Strict
 from heal.configutil import format_errors, resolve_machine
 from heal.errors import ConfigError
 from heal.families import SystemSpec
+from heal.grow.spec import GrowSpec
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -27,13 +28,18 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 class SeedSpec(_Strict):
     """Seed structures for exploration (thesis: FCC/BCC/HCP and melt cells, 50-120 atoms, 0.95-1.2 scaling)."""
 
-    phases: list[Literal["fcc", "bcc", "hcp", "melt"]] = Field(["fcc", "bcc", "hcp", "melt"], min_length=1)
+    #: fcc (γ), bcc, hcp, melt; l12 (γ′, Ni3Al-type with substitution on both sublattices); m23c6 (carbide,
+    #: carbon on its 24e sites only; needs C). heal.systems / heal.ordered
+    phases: list[Literal["fcc", "bcc", "hcp", "melt", "l12", "m23c6"]] = Field(["fcc", "bcc", "hcp", "melt"],
+                                                                               min_length=1)
     min_atoms: int = Field(50, ge=1)
     max_atoms: int = Field(120, ge=1)
     scales: list[float] = [0.95, 1.0, 1.05, 1.1, 1.2]
     decoration: Literal["random", "sqs"] = "random"
     #: independent decorations per (phase, scale)
     replicas: int = Field(1, ge=1)
+    #: l12 / m23c6: fraction of each sublattice's sites given to the other metals (substitution)
+    substitution: float = Field(0.2, ge=0.0, le=1.0)
     seed: int = 0
 
     @field_validator("scales")
@@ -217,6 +223,14 @@ class TrainSpec(_Strict):
     test_members: int | None = Field(None, ge=0)
     #: later iterations start from the previous iteration's models
     init_from_previous: bool = True
+    #: the models' type map: "system" = the campaign's elements; "chain" = all ten elements of the HEA chain
+    #: (heal.families.CHAIN_ORDER), so that a campaign grown from this one (``grow_from``) can start from its
+    #: models (untrained types cost training and MD time; README "Growing a campaign")
+    type_map: Literal["system", "chain"] = "system"
+    #: DeePMD descriptor: se_e2_a (one embedding net per element; thesis) or se_atten (a type embedding
+    #: shared by all elements; ``attn_layer`` attention layers, 0 = none)
+    descriptor: Literal["se_e2_a", "se_atten"] = "se_e2_a"
+    attn_layer: int = Field(0, ge=0, le=8)
     #: MTP settings (engine: mtp): level of the untrained template (templates/mtp/levelNN.mtp)
     mtp_level: Literal[2, 4, 6, 8, 10] = 10
     #: MTP: BFGS iterations (motep) / --max-iter (MLIP mlp train)
@@ -282,6 +296,9 @@ class CampaignConfig(_Strict):
     machine: str = "local"
     #: campaign directory; default campaigns/<name> beside the campaign file's parent
     root: str | None = None
+    #: grow from a smaller campaign: its directory, its name, or its campaign file (heal.grow)
+    grow_from: str | None = None
+    grow: GrowSpec = GrowSpec()
 
     @field_validator("name")
     @classmethod
@@ -309,11 +326,20 @@ class CampaignConfig(_Strict):
             npt = " | ".join(sorted(n for n, e in ENGINES.items() if e.npt))
             raise ValueError(f"explore.stages: the {self.train.engine!r} engine explores at constant volume only "
                              f"(NVT); remove 'pressures' or use train.engine: {npt}")
-        sel, tm = self.train.sel, self.system.type_map
+        sel, tm = self.train.sel, self.model_type_map
         if isinstance(sel, list) and len(sel) != len(tm):
             raise ValueError(f"train.sel has {len(sel)} numbers for the {len(tm)} elements {' '.join(tm)}; "
                              f"give one per element in that order, or one number for all")
         return self
+
+    @property
+    def model_type_map(self) -> list[str]:
+        """Element order of the campaign's models: the system's elements, or the whole HEA chain's."""
+        if self.train.type_map == "chain":
+            from heal.families import chain_type_map
+
+            return chain_type_map(self.system.type_map)
+        return self.system.type_map
 
     @property
     def n_models(self) -> int:

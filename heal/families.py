@@ -1,7 +1,8 @@
 """The seed alloy families of the thesis behind heal (Mou 2023): HEA4 -> HEA5 -> HEA7 -> HEA10.
 
-Each bigger family contains the smaller one, so a campaign can grow from the smaller one's data.
-Element order here is the campaign's default type map.
+Each bigger family contains the smaller one, so a campaign can grow from the smaller one's data. One element
+order, :data:`CHAIN_ORDER`, holds for the whole chain: each family's type map is a prefix of the next one's, so
+a model or dataset of a smaller family keeps every element's index when the chain grows.
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ from pydantic import ValidationInfo, field_validator, model_validator
 
 from heal.configutil import Strict
 
+#: the element order of the whole HEA4 -> HEA5 -> HEA7 -> HEA10 chain (every family is a prefix of it)
+CHAIN_ORDER: tuple[str, ...] = ("Ni", "Co", "Cr", "Al", "Fe", "Ti", "Nb", "Mo", "W", "C")
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "HEA4": ("Ni", "Co", "Cr", "Al"),
-    "HEA5": ("Ni", "Co", "Cr", "Al", "Fe"),
-    "HEA7": ("Ni", "Co", "Cr", "Fe", "Al", "Ti", "Nb"),
-    "HEA10": ("Ni", "Co", "Cr", "Fe", "Al", "Ti", "Nb", "Mo", "W", "C"),
+    "HEA4": CHAIN_ORDER[:4],
+    "HEA5": CHAIN_ORDER[:5],
+    "HEA7": CHAIN_ORDER[:7],
+    "HEA10": CHAIN_ORDER,
 }
+
+
+def chain_type_map(elements: list[str] | tuple[str, ...]) -> list[str]:
+    """The model type map of a chain that contains `elements`: :data:`CHAIN_ORDER`, then any other element of
+    `elements` in its given order (an alloy outside the HEA chain keeps its own order after the chain's)."""
+    return list(CHAIN_ORDER) + [el for el in elements if el not in CHAIN_ORDER]
 
 
 class SystemSpec(Strict):

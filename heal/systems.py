@@ -63,7 +63,8 @@ REFERENCE_STATES: dict[str, tuple[str, float, float | None]] = {
     "Nb": ("bcc", 3.30, None), "Mo": ("bcc", 3.15, None), "W": ("bcc", 3.16, None),
     "C": ("diamond", 3.57, None),
 }
-PHASES = ("fcc", "bcc", "hcp", "melt")
+#: solid solutions and melt, then the ordered phases of :mod:`heal.ordered` (γ′ L1₂, M₂₃C₆ carbide)
+PHASES = ("fcc", "bcc", "hcp", "melt", "l12", "m23c6")
 _PHASE_ID = {p: i for i, p in enumerate(PHASES)}
 #: largest allowed ratio of the longest to the shortest supercell edge
 MAX_ANISOTROPY = 2.0
@@ -211,9 +212,22 @@ def _melt_positions(n: int, box: float, d_min: float, rng: np.random.Generator,
 
 def _structure(cfg: CampaignConfig, phase: str, replica: int) -> Atoms:
     """The decorated scale-1 structure of (phase, replica); info['a'] is its lattice constant (Å)."""
+    from heal import ordered
+
     s = cfg.seeds
-    comp = dict(cfg.system.composition or {})
+    # carbon only ever on carbide sites: the solid solutions and the melt take the metals
+    comp = ordered.metal_composition(dict(cfg.system.composition or {}))
     rng = _rng(s.seed, phase, replica)
+    if phase in ("l12", "m23c6"):
+        if phase == "m23c6":
+            atoms = ordered.carbide(dict(cfg.system.composition or {}), s.max_atoms, s.substitution, rng)
+        else:
+            cands = cell_candidates("fcc", s.min_atoms, s.max_atoms)
+            if not cands:
+                raise _no_cell_error(cfg, "fcc")
+            atoms = ordered.gamma_prime(comp, cands[0], s.substitution, rng)
+        atoms.info["composition"] = _formula(atoms.get_chemical_symbols(), list(cfg.system.composition or {}))
+        return atoms
     if phase == "melt":
         n = min(max(MELT_ATOMS, s.min_atoms), s.max_atoms)
         counts = exact_counts(comp, n)

@@ -12,7 +12,7 @@ import yaml
 from fireworks import Firework, ScriptTask, Workflow
 
 from heal.config import parse_config
-from heal.store import open_launchpad
+from heal.launchpad import open_launchpad
 
 
 @pytest.fixture(autouse=True)

@@ -53,10 +53,15 @@ def campaign(request):
     return cfg, generate_seeds(cfg)
 
 
+def _solid_solutions(seeds):
+    """The random solid-solution and melt seeds (the ordered phases are tested in test_grow_config.py)."""
+    return [s for s in seeds if s.phase in PHASES]
+
+
 def test_all_phases_and_scales_present(campaign):
     cfg, seeds = campaign
-    assert {s.phase for s in seeds} == PHASES
-    assert len(seeds) == 4 * len(cfg.seeds.scales)
+    assert {s.phase for s in seeds} == set(cfg.seeds.phases) >= PHASES | {"l12"}
+    assert len(seeds) == len(cfg.seeds.phases) * len(cfg.seeds.scales)
     assert len({s.name for s in seeds}) == len(seeds)
     for s in seeds:
         assert s.atoms.info["phase"] == s.phase and s.atoms.info["scale"] == s.scale
@@ -64,17 +69,21 @@ def test_all_phases_and_scales_present(campaign):
 
 def test_counts_exact_and_sizes_in_range(campaign):
     cfg, seeds = campaign
+    # carbon sits only on carbide sites: the solid solutions take the metals, renormalised
+    metals = {el: x for el, x in cfg.system.composition.items() if el != "C"}
+    metals = {el: x / sum(metals.values()) for el, x in metals.items()}
     for s in seeds:
+        assert 50 <= len(s.atoms) <= 120, s.name
+    for s in _solid_solutions(seeds):
         n = len(s.atoms)
-        assert 50 <= n <= 120, s.name
-        want = _largest_remainder(cfg.system.composition, n)
+        want = _largest_remainder(metals, n)
         assert _counts(s.atoms) == want, s.name
         assert s.composition == "".join(f"{el}{want[el]}" for el in cfg.system.elements if el in want)
     fcc = next(s for s in seeds if s.phase == "fcc")
     assert len(fcc.atoms) == 108  # thesis: large cells >= 108 atoms, FCC 3x3x3
-    if cfg.system.family == "HEA10":  # carbon included, every element in every cell
-        assert fcc.composition == "Ni11Co11Cr11Fe11Al11Ti11Nb11Mo11W10C10"
-        assert all(set(_counts(s.atoms)) == set(cfg.system.elements) for s in seeds)
+    if cfg.system.family == "HEA10":  # every metal in every solid solution, carbon in none
+        assert fcc.composition == "Ni12Co12Cr12Al12Fe12Ti12Nb12Mo12W12"
+        assert all(set(_counts(s.atoms)) == set(metals) for s in _solid_solutions(seeds))
     else:
         assert fcc.composition == "Ni27Co27Cr27Al27"
 
@@ -82,6 +91,8 @@ def test_counts_exact_and_sizes_in_range(campaign):
 def test_min_distances_are_sane(campaign):
     _, seeds = campaign
     for s in seeds:
+        assert min_distance(s.atoms) > 1.5, s.name
+    for s in _solid_solutions(seeds):
         d = min_distance(s.atoms)
         if s.phase == "melt":
             assert d >= MELT_DMIN_FRACTION * nn_distance("fcc", s.a) - 1e-9, s.name
@@ -112,7 +123,7 @@ def test_vegard_volume_from_reference_states(campaign):
     for el, (structure, a, coa) in REFERENCE_STATES.items():
         ref = reference_states[atomic_numbers[el]]
         assert (structure, a, coa) == (ref["symmetry"], ref["a"], ref.get("c/a"))
-    for s in seeds:
+    for s in _solid_solutions(seeds):
         if s.scale != 1.0:
             continue
         c = _counts(s.atoms)

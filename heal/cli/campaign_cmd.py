@@ -64,6 +64,9 @@ def print_summary(camp: Campaign, lp) -> dict:
                           highlight=False)
         if len(rejections) > 10:
             console.print(f"  ... {len(rejections) - 10} more in heal status --json", highlight=False)
+    from heal.grow.report import print_growth
+
+    print_growth(console, st)
     console.print(f"dataset: {st['dataset']} ({st['dataset_frames']} frames; held-out {st['testset_frames']}); "
                   f"labels: {st['labels_total']}")
     if fin:

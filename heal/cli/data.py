@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 data_app = typer.Typer(name="data", no_args_is_help=True, add_completion=False,
-                       help="Labeled-frame datasets: import VASP AIMD, statistics, extxyz export.")
+                       help="Labeled-frame datasets: import (VASP, DeePMD, DP-GEN, extxyz), statistics, export.")
 
 _COLS = ("read", "trimmed", "too_close", "unlabeled", "duplicates", "added")
 
@@ -42,7 +42,9 @@ def _open_dataset(into: Path, type_map: str | None):
 
 @data_app.command("import")
 def import_cmd(
-    paths: list[Path] = typer.Argument(..., help="vasprun.xml / OUTCAR files, or directories to search"),
+    paths: list[Path] = typer.Argument(..., help="vasprun.xml / OUTCAR files or directories of them; DeePMD "
+                                                 "systems (type.raw + set.*); DP-GEN run directories "
+                                                 "(iter.*/02.fp/data.*); .xyz / .extxyz files"),
     into: Path = typer.Option(..., "--into", help="dataset directory (created if missing)"),
     trim: int = typer.Option(0, "--trim", min=0, help="drop the first K ionic steps of every trajectory"),
     d_min: float = typer.Option(1.5, "--d-min", min=0.0,
@@ -53,7 +55,8 @@ def import_cmd(
     as_json: bool = typer.Option(False, "--json", help="print the per-file report as JSON"),
     strict: bool = typer.Option(False, "--strict", help="exit 1 if any file had an error"),
 ) -> None:
-    """Import VASP AIMD outputs: trim, d_min filter, dedup, append; print a per-file report.
+    """Import labeled frames (VASP AIMD, DeePMD systems, DP-GEN runs, extxyz): trim, d_min filter, dedup, append;
+    print a per-file report. Elements are matched by name, whatever a source's type order.
 
     Exit status: 0 if complete frames were read from at least one file and stored (duplicates count
     as stored), even when other files were truncated, corrupt or unrecognised (their errors are in
@@ -125,11 +128,22 @@ def stats_cmd(
 @data_app.command("export")
 def export_cmd(
     path: Path = typer.Argument(..., help="dataset directory"),
-    output: Path = typer.Option(..., "-o", "--output", help="extended-XYZ file to write"),
+    output: Path = typer.Option(..., "-o", "--output", help="file (extxyz, mlip-cfg) or directory (deepmd-npy)"),
+    fmt: str = typer.Option("extxyz", "--format", help="extxyz | deepmd-npy | mlip-cfg"),
 ) -> None:
-    """Write every frame to an extxyz file (energy eV, forces eV/Å, stress eV/Å^3, provenance in info)."""
-    n = _existing(path).export_extxyz(output)
-    typer.echo(f"wrote {n} frames to {output}")
+    """Write every frame: extxyz (energy eV, forces eV/Å, stress eV/Å^3, provenance in info), deepmd-npy
+    (DeePMD systems, by dpdata) or mlip-cfg (MLIP/MTP training file, types = the dataset's type map)."""
+    from heal.data.foreign import export
+    from heal.errors import HealError
+
+    if fmt not in ("extxyz", "deepmd-npy", "mlip-cfg"):
+        _fail(f"--format {fmt!r}: use extxyz, deepmd-npy or mlip-cfg", 2)
+    try:
+        n = export(_existing(path), output, fmt)
+    except HealError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(f"wrote {n} frames to {output} ({fmt})")
 
 
 def register(app: typer.Typer) -> None:

@@ -166,12 +166,21 @@ def import_files(paths: Iterable[str | os.PathLike], dataset: Dataset, *, trim: 
     If the dataset has no type map yet, it is created with the elements of all files' headers in order
     of first appearance.
     """
-    files = expand_paths(paths)
+    from heal.data import foreign
+
+    paths = list(paths)
+    kinds = {str(p): foreign.kind_of(Path(p)) for p in paths}
+    files = expand_paths([p for p in paths if kinds[str(p)] is None])
     if dataset.type_map is None:
         elements = scan_elements(files)
         if elements:
             dataset.create(elements)
-    return [import_file(f, dataset, trim=trim, d_min=d_min, batch_size=batch_size) for f in files]
+    reports = [import_file(f, dataset, trim=trim, d_min=d_min, batch_size=batch_size) for f in files]
+    for p in paths:  # DeePMD systems, DP-GEN runs, extxyz (heal.data.foreign); types by element name
+        if kinds[str(p)] is not None:
+            reports += [foreign.import_source(src, k, dataset, trim=trim, d_min=d_min)
+                        for src, k in foreign.sources(Path(p), kinds[str(p)])]
+    return reports
 
 
 __all__ = ["D_MIN", "FileReport", "expand_paths", "import_file", "import_files", "scan_elements",

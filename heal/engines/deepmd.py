@@ -23,15 +23,20 @@ def train(camp: Campaign, it: int, member: int | None = None) -> dict:
     """Train the iteration's ensemble (every member in one submission), or only `member`."""
     from heal.train.deepmd import Member, train_ensemble
 
-    spec = camp.cfg.train
+    from heal.grow.start import train_plan
+
+    grow = train_plan(camp, it)  # a grown campaign: its first training is a finetune of the parent's models
+    spec = grow["spec"] if grow else camp.cfg.train
     members = []
     for j in range(camp.cfg.n_models) if member is None else [member]:
         prev = camp.model_dir(it - 1, j) / "graph.pb" if it > 0 and spec.init_from_previous else None
+        prev = grow["init"][j] if grow and grow["init"] else prev
         tested = spec.test_members is None or j < spec.test_members
         members.append(Member(camp.model_dir(it, j), seed=(spec.seed * 1_000_003 + it * 101 + j) % (2**31 - 1),
                               init_model=prev if prev is not None and prev.is_file() else None,
                               test_systems=(camp.testset.system_dirs() or None) if tested else None))
-    results = train_ensemble(spec, camp.type_map, camp.dataset.system_dirs(), members, camp.executor)
+    results = train_ensemble(spec, camp.cfg.model_type_map, grow["systems"] if grow else camp.dataset.system_dirs(),
+                             members, camp.executor, auto_prob=grow["auto_prob"] if grow else None)
     tests = [r.test for r in results if r.test is not None]
     return {"models": [r.model for r in results], "seconds": max(r.seconds for r in results),
             "rmse_f": float(np.mean([t.rmse_f for t in tests])) if tests else None,

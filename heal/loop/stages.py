@@ -52,6 +52,10 @@ def stage_init(camp: Campaign) -> dict:
     if done.is_file():
         return json.loads(done.read_text())
     out: dict = {"imported": 0, "import_reports": []}
+    if camp.cfg.grow_from:  # heal.grow: the parent's frames first (they form the first chunks)
+        from heal.grow.start import import_parent
+
+        out["grown_from"] = import_parent(camp)
     if camp.cfg.init.data:
         from heal.data.importer import import_files
 
@@ -146,8 +150,14 @@ def stage_plan(camp: Campaign, it: int, stage: int) -> tuple[dict, Decision]:
     """Write iteration `it`'s report and decide what follows (:func:`heal.plan.decide` on the reports)."""
     rep = collect(camp, it, stage)
     rep.update(get_engine(camp.cfg.train.engine).after_iteration(camp, it) or {})
+    from heal.grow.guard import check_forgetting, guarded
+
+    fg = check_forgetting(camp, it)  # None unless the campaign grows from another (grow_from)
+    if fg is not None:
+        rep["forgetting"] = fg
     past = [r for r in history(camp) if r["iteration"] < it]
     dec = decide([summary_of(r) for r in past + [rep]], camp.cfg.loop, len(camp.cfg.explore.stages))
+    dec = guarded(dec, fg, camp.cfg.grow.strict)
     rep["decision"] = asdict(dec)
     rep["state"] = "completed"
     atomic_write_json(camp.report_path(it), rep)

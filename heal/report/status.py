@@ -48,6 +48,16 @@ def _iteration_state(states: dict[str, int], has_report: bool) -> str:
     return "unknown" if states else "not started"
 
 
+def _lineage(camp: Campaign) -> dict | None:
+    if not camp.cfg.grow_from:
+        return None
+    from heal.grow.lineage import lineage
+
+    lin = lineage(camp.cfg, camp.root) or {}
+    return {**lin, "imported": read_json_or_none(camp.root / "grow" / "import.json"),
+            "baseline": read_json_or_none(camp.root / "grow" / "baseline.json")}
+
+
 def campaign_status(camp: Campaign, lp=None) -> dict:
     """The status document behind ``heal status --json``."""
     done = {r["iteration"]: r for r in history(camp)}
@@ -79,6 +89,7 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
             "rmse_force_by_element": rep.get("rmse_force_by_element", {}),
             "decision": rep.get("decision"),
             "calibration_table": rep.get("calibration_table"),
+            "forgetting": rep.get("forgetting"),
         })
     init = read_json_or_none(camp.root / "init" / "init.json")
     finished = read_json_or_none(camp.root / "finished.json")
@@ -112,6 +123,8 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
         "submissions": read_submissions(camp.root),
         "converged": bool(finished and finished.get("converged")),
         "finished": finished,
+        #: heal.grow: parent, ancestors, the parent's frames imported
+        "lineage": _lineage(camp),
         "state": ("finished" if finished else "fizzled" if all_states.get("FIZZLED")
                   else "running" if all_states.get("RUNNING") else "incomplete" if all_states else "not launched"),
     }

@@ -21,15 +21,22 @@ from heal.select.pipeline import run_calibration_group, seed_name
 
 
 def ensemble_forces(models, frames, type_map) -> list[np.ndarray]:
-    """Mean force (eV/Å) of the ensemble on each frame."""
+    """Mean force (eV/Å) of the ensemble on each frame. Atom types index into each model's own type map (a
+    grown chain's model may list more elements than the campaign, in another order); `type_map` names the
+    campaign's elements, which every model must know."""
     from deepmd.infer import DeepPot
 
     pots = [DeepPot(str(m)) for m in models]
+    maps = [list(p.get_type_map()) for p in pots]
+    for m, tm in zip(models, maps):
+        missing = [el for el in type_map if el not in tm]
+        if missing:
+            raise ValueError(f"model {m} has no type for {missing} (its type map: {tm})")
     out = []
     for a in frames:
-        types = np.array([type_map.index(s) for s in a.get_chemical_symbols()])
-        fs = [p.eval(a.positions.reshape(1, -1), a.cell.array.reshape(1, -1), types)[1].reshape(-1, 3)
-              for p in pots]
+        syms = a.get_chemical_symbols()
+        fs = [p.eval(a.positions.reshape(1, -1), a.cell.array.reshape(1, -1),
+                     np.array([tm.index(s) for s in syms]))[1].reshape(-1, 3) for p, tm in zip(pots, maps)]
         out.append(np.mean(fs, axis=0))
     return out
 

@@ -63,8 +63,13 @@ class TrainResult:
         return asdict(self)
 
 
-def member_sel(spec: TrainSpec, type_map: list[str]) -> list[int]:
-    """``train.sel`` spelled out per element (ConfigError if a list does not match the type map)."""
+def member_sel(spec: TrainSpec, type_map: list[str]) -> list[int] | int:
+    """``train.sel`` spelled out per element (ConfigError if a list does not match the type map); for se_atten
+    one number for all neighbours (the sum of a list; default: one element's sphere)."""
+    if spec.descriptor == "se_atten":
+        if spec.sel is None:
+            return default_sel(spec.rcut, 1)[0]
+        return spec.sel if isinstance(spec.sel, int) else sum(spec.sel)
     if spec.sel is None:
         return default_sel(spec.rcut, len(type_map))
     if isinstance(spec.sel, int):
@@ -75,18 +80,21 @@ def member_sel(spec: TrainSpec, type_map: list[str]) -> list[int]:
     return list(spec.sel)
 
 
-def write_input(spec: TrainSpec, type_map: list[str], systems: list[Path], workdir: Path, seed: int) -> Path:
+def write_input(spec: TrainSpec, type_map: list[str], systems: list[Path], workdir: Path, seed: int,
+                auto_prob: str | None = None) -> Path:
     """Render ``input.json`` for one ensemble member (seeds differ between members); relative `systems` are
-    relative to `workdir` (see :func:`stage_systems`)."""
+    relative to `workdir` (see :func:`stage_systems`); `auto_prob`: DeePMD's per-system batch probabilities
+    (e.g. ``prob_sys_size; 0:3:0.5; 3:7:0.5``), None for its default."""
     workdir.mkdir(parents=True, exist_ok=True)
     steps = spec.steps
     ctx = dict(
-        type_map=type_map, sel=member_sel(spec, type_map), rcut=spec.rcut, rcut_smth=spec.rcut_smth,
+        type_map=type_map, sel=member_sel(spec, type_map), descriptor=spec.descriptor,
+        attn_layer=spec.attn_layer, rcut=spec.rcut, rcut_smth=spec.rcut_smth,
         embedding=spec.embedding, fitting=spec.fitting, axis_neuron=min(spec.axis_neuron, spec.embedding[-1]),
         seed=seed, start_lr=spec.start_lr, stop_lr=spec.stop_lr, decay_steps=max(1, min(5000, steps // 100)),
         pref_e=list(spec.pref_e), pref_f=list(spec.pref_f), pref_v=list(spec.pref_v),
         systems=[str(s) if not Path(s).is_absolute() else str(Path(s).resolve()) for s in systems],
-        batch_size=spec.batch_size, steps=steps,
+        batch_size=spec.batch_size, steps=steps, auto_prob=auto_prob,
         disp_freq=min(spec.disp_freq, steps), save_freq=max(1, min(1000, steps // 4)),
     )
     return render_to("deepmd/input.json.j2", ctx, workdir / "input.json")
@@ -230,7 +238,7 @@ def _member_job(member: Member, restart: bool) -> Job:
 
 
 def train_ensemble(spec: TrainSpec, type_map: list[str], systems: list[Path], members: list[Member],
-                   executor) -> list[TrainResult]:
+                   executor, auto_prob: str | None = None) -> list[TrainResult]:
     """Train, freeze and test the ensemble: one job per member (train, freeze, test), all members' jobs to the
     executor together (one submission; concurrent processes locally). Finished members are read back; the
     members that did finish are recorded before the first error is raised."""
@@ -251,7 +259,7 @@ def train_ensemble(spec: TrainSpec, type_map: list[str], systems: list[Path], me
     restarted = {}
     for i in todo:
         m = members[i]
-        write_input(spec, type_map, stage_systems(m.workdir, systems, "data"), m.workdir, m.seed)
+        write_input(spec, type_map, stage_systems(m.workdir, systems, "data"), m.workdir, m.seed, auto_prob)
         restarted[i] = complete_checkpoint(m.workdir)
         (m.workdir / "graph.pb").unlink(missing_ok=True)  # a model must come from this run's freeze
     with progress.watch(f"dp train, {len(todo)} model(s)", len(todo) * spec.steps,

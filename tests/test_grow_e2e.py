@@ -1,0 +1,137 @@
+"""Real engines: one growth step HEA4 -> HEA5 through the command line (MEAM labels, dp train / freeze / test,
+LAMMPS, FireWorks on the embedded store). The parent runs one iteration with the chain type map; the child
+imports its frames, finetunes from its final models, and tests every model on the parent's held-out frames.
+Also: pure tests of the forgetting guard's arithmetic and its stop under ``grow.strict``."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from heal.data.dataset import Dataset
+from heal.families import CHAIN_ORDER
+from heal.grow.bias import read_bias
+from heal.grow.guard import assess, guarded
+from heal.plan import Decision
+from tiny_campaign import tiny_campaign
+
+CHAIN_TRAIN = {"type_map": "chain", "sel": 20}
+
+
+def heal(*args, timeout=900):
+    proc = subprocess.run([sys.executable, "-m", "heal", *args], capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"heal {' '.join(args)} exited {proc.returncode}:\n{proc.stdout[-3000:]}\n" \
+                                 f"{proc.stderr[-3000:]}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory):
+    base = tmp_path_factory.mktemp("grow")
+    parent = tiny_campaign(base, "p4", iterations=1, train=CHAIN_TRAIN)
+    child = tiny_campaign(base, "c5", iterations=1, system={"family": "HEA5"}, train=CHAIN_TRAIN,
+                          init={"n_seed_labels": 6}, grow_from="p4.yaml",
+                          grow={"finetune_steps": 30, "finetune_start_lr": 0.0005, "old_ratio": 0.5})
+    heal("chain", str(parent), str(child))
+    return {"base": base, "parent": base / "p4", "child": base / "c5"}
+
+
+@pytest.mark.engine
+def test_child_imports_the_parents_frames_on_the_same_side(grown):
+    p, c = grown["parent"], grown["child"]
+    p_train, p_test = Dataset(p / "dataset").hashes(), Dataset(p / "testset").hashes()
+    c_train, c_test = Dataset(c / "dataset").hashes(), Dataset(c / "testset").hashes()
+    assert p_train and p_test
+    assert p_train <= c_train and p_test <= c_test
+    assert not (p_test & c_train)  # held-out frames never reach training
+    assert len(c_train) > len(p_train)  # the child labeled HEA5 frames of its own
+    assert any("Fe" in a.get_chemical_symbols() for a in Dataset(c / "dataset").iter_frames())
+
+
+@pytest.mark.engine
+def test_first_training_is_a_finetune_of_the_parents_models_with_old_data_share(grown):
+    p, c = grown["parent"], grown["child"]
+    for k in range(2):
+        mdir = c / "iter-000" / "train" / f"model-{k:02d}"
+        inp = json.loads((mdir / "input.json").read_text())
+        assert inp["model"]["type_map"] == list(CHAIN_ORDER)
+        assert inp["training"]["numb_steps"] == 30 and inp["learning_rate"]["start_lr"] == 0.0005
+        prob = inp["training"]["training_data"]["auto_prob"]
+        n_old = len([s for s in Dataset(c / "dataset").system_dirs()
+                     if s.parent.name in json.loads((c / "grow" / "import.json").read_text())["train_chunks"]])
+        n_all = len(inp["training"]["training_data"]["systems"])
+        assert prob == f"prob_sys_size; 0:{n_old}:0.5; {n_old}:{n_all}:0.5"
+        parent_model = p / "iter-000" / "train" / f"model-{k:02d}" / "graph.pb"
+        assert (mdir / "init.pb").read_bytes() == (c / "grow" / "init" / f"model-{k:02d}.pb").read_bytes()
+        # the parent's model, with an energy bias for Fe (the parent never saw Fe: its bias was 0)
+        before, after = read_bias(parent_model), read_bias(mdir / "init.pb")
+        fe = CHAIN_ORDER.index("Fe")
+        assert before[fe] == 0.0 and -12.0 < after[fe] < -2.0
+        assert np.array_equal(np.delete(before, fe), np.delete(after, fe))
+
+
+@pytest.mark.engine
+def test_status_shows_lineage_and_forgetting_per_family(grown):
+    c = grown["child"]
+    st = json.loads(heal("status", str(c), "--json").stdout)
+    assert st["lineage"]["ancestors"][0]["name"] == "p4"
+    assert st["lineage"]["imported"]["train_frames"] > 0
+    fg = st["iterations"][0]["forgetting"]
+    fam = fg["families"]["p4 (HEA4)"]
+    assert len(fam["rmse_f"]) == 2 and len(fam["rmse_e_per_atom"]) == 2  # every child model tested
+    assert all(math.isfinite(x) and x > 0 for x in fam["rmse_f"] + fam["rmse_e_per_atom"])
+    base = st["lineage"]["baseline"]["p4 (HEA4)"]
+    assert fam["before_rmse_f"] == base["rmse_f_mean"]
+    assert fam["rise"] == pytest.approx(fam["rmse_f_mean"] / base["rmse_f_mean"] - 1)
+    assert (fam["rise"] > 0.10) == ("p4 (HEA4)" in fg["exceeded"])
+    text = heal("status", str(c)).stdout
+    assert "lineage: p4 (HEA4) -> c5" in text
+    assert "forgetting guard" in text and "p4 (HEA4): force RMSE" in text
+
+
+def test_assess_flags_a_rise_above_the_limit_with_the_numbers():
+    before = {"a": {"rmse_f_mean": 0.50, "rmse_e_per_atom_mean": 0.01}, "b": {"rmse_f_mean": 0.40,
+                                                                            "rmse_e_per_atom_mean": 0.01}}
+    now = {"a": {"rmse_f_mean": 0.56, "rmse_e_per_atom_mean": 0.02, "rmse_f": [0.55, 0.57]},
+           "b": {"rmse_f_mean": 0.42, "rmse_e_per_atom_mean": 0.01, "rmse_f": [0.42, 0.42]}}
+    out = assess(now, before, 0.10)
+    assert out["exceeded"] == ["a"]
+    assert out["families"]["a"]["rise"] == pytest.approx(0.12)
+    assert "0.5000 -> 0.5600" in out["message"] and "+12.0%" in out["message"]
+    assert assess(now, before, 0.15)["exceeded"] == []
+
+
+def test_strict_guard_stops_the_campaign_and_a_lenient_one_only_warns():
+    go = Decision("continue", 0, "next iteration")
+    fg = {"exceeded": ["a"], "message": "forgetting: a: ..."}
+    stop = guarded(go, fg, strict=True)
+    assert stop.stop and "forgetting" in stop.reason and "grow.strict" in stop.reason
+    assert guarded(go, fg, strict=False) is go
+    assert guarded(go, {"exceeded": [], "message": ""}, strict=True) is go
+
+
+@pytest.mark.engine
+def test_calibration_forces_index_each_models_own_type_map(grown):
+    """A chain model lists ten elements in chain order; a campaign may list its elements in any order. The
+    ensemble forces used for trust calibration must not depend on the campaign's order (they did: the atom
+    types were the campaign's indices)."""
+    from deepmd.infer import DeepPot
+
+    from heal.select.calibration_stage import ensemble_forces
+
+    models = [grown["parent"] / "iter-000" / "train" / f"model-{k:02d}" / "graph.pb" for k in range(2)]
+    frames = list(Dataset(grown["parent"] / "testset").iter_frames())[:2]
+    chain = ensemble_forces(models, frames, ["Ni", "Co", "Cr", "Al"])
+    other = ensemble_forces(models, frames, ["Al", "Cr", "Co", "Ni"])
+    pots = [DeepPot(str(m)) for m in models]
+    for a, f1, f2 in zip(frames, chain, other):
+        types = np.array([CHAIN_ORDER.index(s) for s in a.get_chemical_symbols()])
+        want = np.mean([p.eval(a.positions.reshape(1, -1), a.cell.array.reshape(1, -1), types)[1].reshape(-1, 3)
+                         for p in pots], axis=0)
+        assert np.allclose(f1, want) and np.allclose(f2, want)
+        assert np.abs(want).max() > 1e-3  # real forces, not a zero that any indexing would match
