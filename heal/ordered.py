@@ -47,7 +47,7 @@ def sublattice_symbols(n: int, main: dict[str, float], others: dict[str, float],
                        rng: np.random.Generator) -> list[str]:
     """`n` site symbols: ``1 - substitution`` of them from `main`, the rest from `others` (both by weight;
     all from `main` when `others` is empty), exact counts by largest remainders, shuffled."""
-    from heal.systems import exact_counts
+    from heal.composition import exact_counts
 
     main, others = _norm(main), _norm(others)
     n_sub = int(round(substitution * n)) if others else 0
@@ -65,7 +65,7 @@ def _majority(metals: dict[str, float], prefer: str) -> str:
 def gamma_prime(comp: dict[str, float], reps: tuple[int, int, int], substitution: float,
                 rng: np.random.Generator) -> Atoms:
     """The decorated L1₂ supercell at scale 1 (``info['a']`` its lattice constant)."""
-    from heal.systems import lattice_constant, mixed_volume
+    from heal.composition import lattice_constant, mixed_volume
 
     metals = metal_composition(comp)
     b_main = {el: metals[el] for el in GAMMA_PRIME_FORMERS if el in metals}
@@ -90,7 +90,7 @@ def gamma_prime(comp: dict[str, float], reps: tuple[int, int, int], substitution
 
 def carbide(comp: dict[str, float], max_atoms: int, substitution: float, rng: np.random.Generator) -> Atoms:
     """The decorated M₂₃C₆ cell at scale 1: C on the 24e sites only (``info['a']``: cubic lattice constant)."""
-    from heal.systems import atomic_volume, mixed_volume
+    from heal.composition import atomic_volume, mixed_volume
 
     if comp.get("C", 0.0) <= 0.0:
         raise ConfigError("field 'seeds.phases': 'm23c6' (the M23C6 carbide) needs carbon among the elements "

@@ -19,8 +19,8 @@ from heal.config import load_config, parse_config
 from heal.errors import ConfigError
 from heal.frames import min_distance
 from heal.sqs import sqs_mismatch
-from heal.systems import (MELT_DMIN_FRACTION, REFERENCE_STATES, generate_seeds, nn_distance, read_seed_set,
-                          write_seed_set)
+from heal.composition import REFERENCE_STATES, nn_distance
+from heal.systems import MELT_DMIN_FRACTION, generate_seeds, read_seed_set, write_seed_set
 
 WORKFLOWS = Path(__file__).resolve().parents[1] / "workflows"
 PHASES = {"fcc", "bcc", "hcp", "melt"}

@@ -1,6 +1,6 @@
 """Labeled frames from other codes' formats, in and out, converted by dpdata (and ASE for extended XYZ).
 
-In (``heal data import``; each source gives a :class:`heal.data.importer.FileReport`):
+In (``heal data import``; each source gives a :class:`heal.data.import_report.FileReport`):
 
 - a DeePMD system directory (``type.raw`` + ``set.*/*.npy``, or the ``*.raw`` files): ``deepmd``; its
   ``type_map.raw`` names the elements, in whatever order: frames are stored by element name;
@@ -71,7 +71,7 @@ def sources(p: Path, kind: str) -> list[tuple[Path, str]]:
 
 def import_source(path: Path, kind: str, dataset, *, trim: int = 0, d_min: float = 1.5):
     """Import one DeePMD system or extxyz file (the report names its format); never raises for a bad source."""
-    from heal.data.importer import FileReport, _finite_labels
+    from heal.data.import_report import FileReport, finite_labels
 
     rep = FileReport(path=str(Path(path).absolute()), format=kind)
     try:
@@ -85,7 +85,7 @@ def import_source(path: Path, kind: str, dataset, *, trim: int = 0, d_min: float
         if idx < trim:
             rep.trimmed += 1
         elif atoms.calc is None or "energy" not in atoms.calc.results or "forces" not in atoms.calc.results \
-                or not _finite_labels(atoms):
+                or not finite_labels(atoms):
             rep.unlabeled += 1
         elif d_min > 0 and min_distance(atoms) < d_min:
             rep.too_close += 1

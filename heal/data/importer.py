@@ -21,52 +21,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 from ase import Atoms
 
 from heal.data.dataset import Dataset
+from heal.data.import_report import FileReport, finite_labels
 from heal.data.vasp import OUTCAR, VASPRUN, VaspReader, detect_format
 from heal.errors import HealError
 from heal.frames import min_distance
 
 #: thesis (Mou 2023): frames with a shortest interatomic distance below 1.5 Å were removed
 D_MIN = 1.5
-
-
-@dataclass
-class FileReport:
-    path: str
-    format: str | None = None
-    read: int = 0
-    trimmed: int = 0
-    too_close: int = 0
-    unlabeled: int = 0
-    duplicates: int = 0
-    added: int = 0
-    error: str | None = None
-    note: str | None = None
-    #: True once an append for this file failed (e.g. element outside the type map)
-    append_failed: bool = False
-
-    @property
-    def status(self) -> str:
-        """``ok`` (no error), ``partial`` (error, but frames were read and stored) or ``failed``."""
-        if self.error is None:
-            return "ok"
-        return "partial" if self.read > 0 and not self.append_failed else "failed"
-
-    @property
-    def usable(self) -> bool:
-        """Complete frames were read from this file and none of its appends failed."""
-        return self.read > 0 and not self.append_failed
-
-    def as_dict(self) -> dict:
-        d = asdict(self)
-        d["status"] = self.status
-        return d
 
 
 def expand_paths(paths: Iterable[str | os.PathLike]) -> list[Path]:
@@ -95,11 +61,6 @@ def scan_elements(paths: Sequence[str | os.PathLike]) -> list[str]:
         except Exception:  # noqa: BLE001 - reported properly when the file is imported
             continue
     return list(seen)
-
-
-def _finite_labels(atoms: Atoms) -> bool:
-    res = atoms.calc.results
-    return all(np.isfinite(np.asarray(res[k], dtype=float)).all() for k in ("energy", "forces", "stress") if k in res)
 
 
 def import_file(path: str | os.PathLike, dataset: Dataset, *, trim: int = 0, d_min: float = D_MIN,
@@ -133,7 +94,7 @@ def import_file(path: str | os.PathLike, dataset: Dataset, *, trim: int = 0, d_m
             rep.read += 1
             if idx < trim:
                 rep.trimmed += 1
-            elif not _finite_labels(atoms):
+            elif not finite_labels(atoms):
                 rep.unlabeled += 1
             elif d_min > 0 and min_distance(atoms) < d_min:
                 rep.too_close += 1
