@@ -25,7 +25,9 @@ import os
 import re
 import shlex
 import signal
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from heal.errors import FatalError, SetupError, TransientError
@@ -135,11 +137,8 @@ class DispatcherExecutor:
         interval = int(cfg.get("check_interval", 1))
         try:
             # submit (or find the jobs of an earlier run of the same submission), record the job ids, then wait
-            try:
-                sub.run_submission(exit_on_submit=True, clean=False, check_interval=interval)
-            finally:  # a job that failed within the first poll raises here: its id is recorded all the same
-                _record_submission(Path(sub.machine.context.local_root), jobs[0].command, sub)
-            sub.run_submission(check_interval=interval, clean=bool(cfg.get("clean", True)))
+            with _recording(Path(sub.machine.context.local_root), jobs[0].command, sub):
+                sub.run_submission(check_interval=interval, clean=bool(cfg.get("clean", True)))
         except (RuntimeError, FileNotFoundError) as exc:
             # dpdispatcher gave up on a job, or a task did not write every backward file (VASP may write
             # no OSZICAR, say): bring back whatever exists; each task's heal.rc says how it ended
@@ -193,8 +192,36 @@ class DispatcherExecutor:
                           f"last lines of {err.name}:\n{tail(err) or tail(out)}")
 
 
-def _record_submission(base: Path, command: str, sub) -> None:
-    ids = [str(j.job_id) for j in sub.belonging_jobs if getattr(j, "job_id", "")]
+@contextmanager
+def _recording(base: Path, command: str, sub, poll: float = 0.2):
+    """Record the submission's job ids as soon as the scheduler gives them, while dpdispatcher waits for the
+    jobs (a watcher thread: a second ``run_submission`` call would upload the inputs again), and once more at
+    the end."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        seen: list[str] = []
+        while not stop.wait(poll):
+            ids = _job_ids(sub)
+            if ids and ids != seen:
+                _record_submission(base, command, sub, ids)
+                seen = ids
+
+    watcher = threading.Thread(target=watch, name="heal-job-ids", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        _record_submission(base, command, sub, _job_ids(sub))
+
+
+def _job_ids(sub) -> list[str]:
+    return [str(j.job_id) for j in list(sub.belonging_jobs) if getattr(j, "job_id", "")]
+
+
+def _record_submission(base: Path, command: str, sub, ids: list[str]) -> None:
     if not ids:
         return
     path = base / SUBMISSIONS
