@@ -18,7 +18,7 @@ from __future__ import annotations
 from fireworks import Firework, Workflow
 
 from heal.campaign import Campaign
-from heal.fw.tasks import ExploreTask, InitTask, LabelTask, PlanTask, SelectTask, TrainTask
+from heal.fw.tasks import ExploreTask, InitTask, LabelTask, PlanTask, SelectTask, TrainTask, ValidateTask
 
 
 def _fw(camp: Campaign, task, name: str, launch_dir, parents=None, **spec) -> Firework:
@@ -32,9 +32,14 @@ def iteration_fireworks(camp: Campaign, it: int, stage: int, parents=None) -> li
                 parents=parents, iteration=it)
     explore = _fw(camp, ExploreTask(campaign=root, iteration=it, stage=stage), f"it{it} explore",
                   camp.iter_dir(it) / "explore", parents=[train], iteration=it, stage=stage)
+    # validate (when configured) runs after train beside explore; select waits for both, so frames of an
+    # unstable validation MD can join the candidates
+    validate = ([_fw(camp, ValidateTask(campaign=root, iteration=it), f"it{it} validate",
+                     camp.iter_dir(it) / "validate", parents=[train], iteration=it)]
+                if camp.cfg.validation is not None else [])
     select = _fw(camp, SelectTask(campaign=root, iteration=it, stage=stage), f"it{it} select",
-                 camp.iter_dir(it) / "select", parents=[explore], iteration=it, stage=stage)
-    return [train, explore, select]
+                 camp.iter_dir(it) / "select", parents=[explore] + validate, iteration=it, stage=stage)
+    return [train, explore] + validate + [select]
 
 
 def iteration_workflow(camp: Campaign, it: int, stage: int) -> Workflow:

@@ -78,6 +78,7 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
             "rmse_force_by_element": rep.get("rmse_force_by_element", {}),
             "decision": rep.get("decision"),
             "calibration_table": rep.get("calibration_table"),
+            "validation": rep.get("validation"),  # heal.validate.stage.validation_rows
         })
     init = _read_json(camp.root / "init" / "init.json")
     finished = _read_json(camp.root / "finished.json")

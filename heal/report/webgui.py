@@ -14,6 +14,7 @@ import threading
 from heal.campaign import Campaign
 from heal.errors import ConfigError
 from heal.store import open_launchpad
+from heal.validate.report import html_table
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
 
@@ -86,7 +87,7 @@ def status_html(st: dict) -> str:
             "td,th{border:1px solid #bbb;padding:3px 8px;text-align:right}dt{font-weight:bold}</style></head>"
             f"<body><h1>heal campaign {e(str(st['campaign']))}</h1><p><a href='/'>FireWorks GUI</a> · "
             f"<a href='/heal/status.json'>JSON</a></p><dl>{dl}</dl>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table></body></html>")
+            f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>{html_table(st)}</body></html>")
 
 
 # ---------------------------------------------------------------------------------------------------------
