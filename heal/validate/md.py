@@ -58,13 +58,16 @@ def ase_md(atoms: Atoms, calc, temperature: float, steps: int, every: int, dt_fs
     ``friction`` in 1/fs. The conserved energy is not defined for Langevin dynamics: ``econserve`` is None.
     """
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+    from ase.md import velocitydistribution as vd
 
     a = atoms.copy()
     a.calc = calc
     rng = np.random.default_rng(seed)
-    MaxwellBoltzmannDistribution(a, temperature_K=temperature, rng=rng)
-    Stationary(a)
+    if hasattr(vd, "thermalize_momenta"):  # ase >= 3.29
+        vd.thermalize_momenta(a, temperature, rng=rng)
+    else:
+        vd.MaxwellBoltzmannDistribution(a, temperature_K=temperature, rng=rng)
+    vd.Stationary(a)
     with warnings.catch_warnings():  # ase's FutureWarning on the fixcm default
         warnings.simplefilter("ignore", FutureWarning)
         dyn = Langevin(a, dt_fs * units.fs, temperature_K=temperature, friction=friction / units.fs, rng=rng)
