@@ -23,7 +23,10 @@ MAX_RISE = 1.0
 
 
 def min_distance(atoms: Atoms, cutoff: float = 4.0) -> float:
-    """The shortest interatomic distance (Å, periodic images included); `cutoff` if none is shorter."""
+    """The shortest interatomic distance (Å, periodic images included); `cutoff` if none is shorter, 0 for a
+    frame with non-finite coordinates."""
+    if not (np.all(np.isfinite(atoms.positions)) and np.all(np.isfinite(atoms.cell.array))):
+        return 0.0
     d = neighbor_list("d", atoms, cutoff)
     return float(d.min()) if len(d) else float(cutoff)
 
@@ -34,6 +37,7 @@ def rdf(frames: list[Atoms], rmax: float = 6.0, nbins: int = 120) -> tuple[np.nd
     r = 0.5 * (edges[1:] + edges[:-1])
     shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
     g = np.zeros(nbins)
+    frames = [a for a in frames if np.all(np.isfinite(a.positions)) and np.all(np.isfinite(a.cell.array))]
     for a in frames:
         d = neighbor_list("d", a, rmax)
         hist, _ = np.histogram(d, bins=edges)
@@ -125,6 +129,7 @@ def summarize(trace: dict, n_atoms: int, d_min: float, max_rise: float = MAX_RIS
         unstable_frames += list(range(max(0, len(frames) - 3), len(frames)))
     if finite:
         unstable_frames += [i for i, e in enumerate(epot) if (e - epot[0]) / n_atoms > max_rise]
+    unstable_frames = [i for i in unstable_frames if np.all(np.isfinite(frames[i].positions))]
     return {"stable": not reasons, "reasons": reasons, "atoms_lost": int(lost), "d_min": d_lo,
             "energy_drift": drift, "epot_rise": rise if finite else None,
             "epot_mean": float(epot[first:].mean() / n_atoms) if finite else None,

@@ -49,6 +49,11 @@ class ValidateSpec(Strict):
     spread: bool = True
     #: frames of unstable validation MD handed to the next label step, at most this many per iteration
     max_candidates: int = Field(8, ge=0)
+    #: the oracle of the reference values (None: the campaign's label.oracle). It must compute in process
+    #: (meam, universal); a campaign labeled by VASP or GPAW may name 'universal' (CHGNet) here, or keep
+    #: its own oracle and compare the model with the thesis only (the table says so)
+    oracle: str | None = None
+    oracle_params: dict = {}
 
     @field_validator("temperatures")
     @classmethod
@@ -56,6 +61,15 @@ class ValidateSpec(Strict):
         for t in v:
             if not (t > 0.0) or math.isinf(t):
                 raise ValueError(f"temperature {t} K is not positive; temperatures are absolute (K > 0)")
+        return v
+
+    @field_validator("oracle")
+    @classmethod
+    def _oracle(cls, v: str | None) -> str | None:
+        from heal.label.registry import LABELERS  # cheap: names -> import paths
+
+        if v is not None and v not in LABELERS:
+            raise ValueError(f"unknown oracle {v!r}; use one of {sorted(LABELERS)} (in-process: meam, universal)")
         return v
 
     @field_validator("strains")

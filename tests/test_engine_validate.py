@@ -1,0 +1,60 @@
+"""Real-engine test of the validate stage: a tiny DeePMD model trained on MEAM labels, validated against MEAM.
+
+Every engine is real: MEAM labels (8 rattled 32-atom HEA4 cells), ``dp train`` 60 steps + freeze, then the
+validate stage as jobs of heal's Python through the local executor: the model in LAMMPS (``pair_style
+deepmd``: E-V, elastic constants, 300 K NPT, NVT at 300 K and at 30,000 K, where a 60-step model cannot hold
+the crystal together) and the MEAM teacher (ASE Langevin). About a minute on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import yaml
+
+from heal.campaign import Campaign
+from heal.config import parse_config
+from heal.loop.stages import models_of, stage_init, stage_train
+from heal.validate.stage import read_validation, stage_validate, unstable_candidates
+from tiny_campaign import tiny_campaign
+
+pytestmark = pytest.mark.engine
+
+VALIDATE = {"phases": ["ni", "ni3al", "gamma", "cr23c6"], "temperatures": [300, 30000], "md_steps": 100,
+            "npt_steps": 100, "sample_every": 10, "md_repeat": 2, "spread": True, "max_candidates": 4}
+
+
+def test_validate_stage_side_by_side_cached_oracle_and_unstable_frames_as_candidates(tmp_path):
+    path = tiny_campaign(tmp_path, "val", iterations=1, init={"n_seed_labels": 8},
+                         validate=VALIDATE, loop={"validate": {}})
+    camp = Campaign.create(parse_config(yaml.safe_load(path.read_text()), path))
+    stage_init(camp)
+    stage_train(camp, 0)
+    models = models_of(camp, 0)
+    out = stage_validate(camp, 0, models)
+    assert out["oracle_cached"] is False
+    by = {(r["phase"], r["property"]): r for r in out["rows"]}
+    # the oracle side is the MEAM teacher itself (its Ni: 3.521 Å, C11 261 GPa; see test_validate_oracle)
+    assert by[("ni", "lattice")]["oracle"] == pytest.approx(3.5214, abs=1e-3)
+    assert by[("ni", "c11")]["oracle"] == pytest.approx(261.3, rel=0.01)
+    assert by[("ni", "c11")]["thesis"] == 276.0
+    for key in [("ni", "lattice"), ("ni3al", "lattice"), ("gamma", "lattice"), ("ni", "c44")]:
+        r = by[key]
+        assert math.isfinite(r["model"]) and r["rel_error"] == pytest.approx((r["model"] - r["oracle"]) / r["oracle"])
+    assert by[("ni", "lattice")]["spread"] is not None  # two members: the a0 spread of the ensemble
+    assert "lack C" in by[("cr23c6", "note")]["model"]
+    hot = by[("gamma", "md 30000 K")]
+    assert hot["stable"] is False and hot["ok"] is False and out["ok"] is False
+    assert by[("gamma", "md 300 K")]["rdf_distance"] is not None
+    # the unstable frames are real LAMMPS frames of the model, handed to the next label step
+    cands = unstable_candidates(camp, 0)
+    assert 1 <= len(cands) <= VALIDATE["max_candidates"] and len(cands) == min(4, out["unstable_frames"])
+    assert all(a.info["source"] == "validation" and len(a) == 32 for a in cands)
+    # idempotent: the done-marker is returned as it is; a later iteration reuses the oracle's values
+    assert stage_validate(camp, 0, models) == out == read_validation(camp, 0)
+    again = stage_validate(camp, 1, models)
+    assert again["oracle_cached"] is True and again["oracle_seconds"] == out["oracle_seconds"]
+    model_res = json.loads((camp.iter_dir(0) / "validate" / "model" / "results.json").read_text())
+    assert len(model_res["phases"]["ni"]["eos"]["a"]) == 14  # coarse + fine E-V scans of 7 points
