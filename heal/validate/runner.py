@@ -76,7 +76,7 @@ def run(spec: dict, workdir: Path) -> dict:
                 del cells[name]
         spread_calcs = []
     else:
-        from heal.validate.calculators import model_calculator, model_session
+        from heal.validate.calculators import model_calculator
 
         models = [workdir / m for m in spec["models"]]
         calc = model_calculator(models[0], spec["type_map"])
