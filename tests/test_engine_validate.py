@@ -56,5 +56,14 @@ def test_validate_stage_side_by_side_cached_oracle_and_unstable_frames_as_candid
     assert stage_validate(camp, 0, models) == out == read_validation(camp, 0)
     again = stage_validate(camp, 1, models)
     assert again["oracle_cached"] is True and again["oracle_seconds"] == out["oracle_seconds"]
+    # side by side in the status document, heal status's table and the /heal page
+    from heal.report.status import campaign_status
+    from heal.report.webgui import status_html
+    from heal.validate.report import flat_rows
+
+    st = campaign_status(camp)
+    assert st["iterations"][0]["validation"]["rows"] == out["rows"]
+    assert any(r[:3] == ("0", "ni", "c11") and r[5] == "276 GPa" for r in flat_rows(st))
+    assert "<h2>Validation</h2>" in status_html(st)
     model_res = json.loads((camp.iter_dir(0) / "validate" / "model" / "results.json").read_text())
     assert len(model_res["phases"]["ni"]["eos"]["a"]) == 14  # coarse + fine E-V scans of 7 points
