@@ -66,7 +66,8 @@ NI = "Ni"  # LAMMPS type 3 of the parameter file's order Mo Co Ni V Fe Al Cr; Al
 CASES = {
     "ni": ["lattice fcc 3.52", "region box block 0 1 0 1 0 1", f"create_box {len(FILE_ELEMENTS)} box",
            "create_atoms 3 box"],
-    "ni3al": ["lattice custom 3.57 a1 1 0 0 a2 0 1 0 a3 0 0 1 basis 0 0 0 basis 0 0.5 0.5 basis 0.5 0 0.5 basis 0.5 0.5 0",
+    "ni3al": ["lattice custom 3.57 a1 1 0 0 a2 0 1 0 a3 0 0 1 "
+              "basis 0 0 0 basis 0 0.5 0.5 basis 0.5 0 0.5 basis 0.5 0.5 0",
               "region box block 0 1 0 1 0 1", f"create_box {len(FILE_ELEMENTS)} box",
               "create_atoms 3 box basis 1 6"],
 }

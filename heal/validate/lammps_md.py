@@ -120,7 +120,8 @@ class LammpsSession:
         ens = (f"npt temp {temperature!r} {temperature!r} {100 * dt!r} iso {pressure!r} {pressure!r} {1000 * dt!r}"
                if pressure is not None else f"nvt temp {temperature!r} {temperature!r} {100 * dt!r}")
         lmp.commands_list([f"timestep {dt!r}", "reset_timestep 0",
-                           f"velocity all create {temperature!r} {int(seed) % 900000 + 1} mom yes rot yes dist gaussian",
+                           f"velocity all create {temperature!r} {int(seed) % 900000 + 1} "
+                           f"mom yes rot yes dist gaussian",
                            f"fix heal_md all {ens}"])
         out = {"frames": [], "time_ps": [], "epot": [], "econserve": [], "volume": [], "error": None}
         try:

@@ -28,7 +28,8 @@ def flat_rows(st: dict) -> list[tuple[str, ...]]:
         for r in val.get("rows", []):
             rel = r.get("rel_error")
             extra = f" (RDF distance {r['rdf_distance']:.3f})" if r.get("rdf_distance") is not None else ""
-            out.append((str(it["iteration"]), r["phase"], r["property"], _num(r.get("model"), r.get("unit", "")) + extra,
+            unit = r.get("unit", "")
+            out.append((str(it["iteration"]), r["phase"], r["property"], _num(r.get("model"), unit) + extra,
                         _num(r.get("oracle"), r.get("unit", "")), _num(r.get("thesis"), r.get("unit", "")),
                         "-" if rel is None else f"{rel:+.1%}", _num(r.get("spread")),
                         {True: "yes", False: "NO", None: ""}[r.get("ok")]))

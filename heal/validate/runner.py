@@ -65,7 +65,7 @@ def run(spec: dict, workdir: Path) -> dict:
 
         try:
             calc = oracle_calculator(spec["oracle"], spec.get("params"))
-        except (SetupError, ConfigError) as exc:  # e.g. VASP: no reference values; the model is compared with the thesis
+        except (SetupError, ConfigError) as exc:  # e.g. VASP: no reference values; the thesis is the reference
             res["notes"].update({name: f"{name}: no oracle values: {exc}" for name in cells})
             cells = {}
         for name in list(cells):

@@ -40,7 +40,8 @@ def _spec(camp: Campaign, side: str) -> dict:
     vs = camp.cfg.validation
     own = vs.oracle is None
     return {"side": side, "type_map": camp.type_map, "oracle": camp.cfg.label.oracle if own else vs.oracle,
-            "params": camp.cfg.label.params if own else vs.oracle_params, "elements": list(camp.cfg.system.elements or []),
+            "params": camp.cfg.label.params if own else vs.oracle_params,
+            "elements": list(camp.cfg.system.elements or []),
             "composition": camp.cfg.system.composition, "validate": vs.model_dump(mode="json"),
             "d_min": camp.cfg.label.d_min}
 
