@@ -41,7 +41,7 @@ def test_the_job_is_heal_python_on_the_spec_and_the_oracle_key_ignores_model_onl
     assert spec["oracle"] == "meam" and spec["elements"] == ["Ni", "Co", "Cr", "Al"] and spec["d_min"] == 1.5
     job = _job(tmp_path, {**spec, "models": ["models/m0.pb"]})
     assert job.command == "heal_python" and job.args == ["-m", "heal.validate.runner", "spec.json"]
-    assert job.forward == ["spec.json", "models"] and job.backward == ["results.json"]
+    assert job.forward == ["spec.json", "models"] and job.backward == ["results.json", "unstable.extxyz"]
     assert json.loads((tmp_path / "spec.json").read_text())["models"] == ["models/m0.pb"]
     base = oracle_key(_spec(camp, "oracle"))
     camp2 = _camp(tmp_path / "c", validate={"md_steps": 100, "spread": True, "npt_steps": 50})

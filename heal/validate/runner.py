@@ -5,8 +5,8 @@ DeePMD graphs, the first is the one validated; the others give the ensemble spre
 ``oracle`` / ``params`` (the campaign's ``label.oracle``), ``elements`` / ``composition``, ``validate``
 (the :class:`~heal.validate.spec.ValidateSpec` as a mapping) and ``d_min`` (the label threshold, Å).
 
-Writes ``results.json`` atomically (the done-marker, last) and, for a model whose MD was unstable,
-``unstable.extxyz`` (the offending frames: candidates for the next label step). A phase a side cannot
+Writes ``results.json`` atomically (the done-marker, last) and, on the model side, ``unstable.extxyz``
+(the frames of unstable MD, candidates for the next label step; empty when every run was stable). A phase a side cannot
 compute (elements missing, an oracle without parameters for them) gets a note, never a failure.
 Units: Å, eV, GPa, K, ps.
 """
@@ -127,11 +127,12 @@ def run(spec: dict, workdir: Path) -> dict:
                 runs[f"{temp:g}"] = s
                 timings[f"{name} md {temp:g}K"] = time.monotonic() - t0
             res["phases"][name]["md"] = runs
-    if unstable:
+    if side == "model":  # always written (empty when every run was stable): a remote job brings it back
         from ase.io import write
 
-        write(workdir / (UNSTABLE + ".tmp"), unstable, format="extxyz")
-        (workdir / (UNSTABLE + ".tmp")).replace(workdir / UNSTABLE)
+        tmp = workdir / (UNSTABLE + ".tmp")
+        write(tmp, unstable, format="extxyz") if unstable else tmp.write_text("")
+        tmp.replace(workdir / UNSTABLE)
     res["unstable_frames"] = len(unstable)
     res["seconds"] = time.monotonic() - t_start
     atomic_write_json(workdir / spec.get("output", RESULTS), res)

@@ -59,8 +59,9 @@ def _job(workdir: Path, spec: dict) -> Job:
     atomic_write_json(workdir / "spec.json", spec)
     (workdir / RESULTS).unlink(missing_ok=True)
     fwd = ["spec.json"] + (["models"] if spec.get("models") else [])
+    back = [RESULTS] + ([UNSTABLE] if spec["side"] == "model" else [])
     return Job("heal_python", ["-m", "heal.validate.runner", "spec.json"], workdir, log="validate",
-               forward=fwd, backward=[RESULTS])
+               forward=fwd, backward=back)
 
 
 def _read(p: Path) -> dict | None:
@@ -118,7 +119,7 @@ def read_validation(camp: Campaign, it: int) -> dict | None:
 def unstable_candidates(camp: Campaign, it: int, limit: int | None = None) -> list:
     """Frames of the iteration's unstable validation MD (at most ``validate.max_candidates``) for labeling."""
     path = validate_dir(camp, it) / "model" / UNSTABLE
-    if camp.cfg.validation is None or not path.is_file():
+    if camp.cfg.validation is None or not path.is_file() or path.stat().st_size == 0:
         return []
     from ase.io import read
 
