@@ -17,6 +17,7 @@ import yaml
 from heal.campaign import Campaign
 from heal.config import parse_config
 from heal.loop.stages import models_of, stage_init, stage_train
+from heal.systems import generate_seeds, write_seed_set
 from heal.validate.stage import read_validation, stage_validate, unstable_candidates
 from tiny_campaign import tiny_campaign
 
@@ -30,6 +31,7 @@ def test_validate_stage_side_by_side_cached_oracle_and_unstable_frames_as_candid
     path = tiny_campaign(tmp_path, "val", iterations=1, init={"n_seed_labels": 8},
                          validate=VALIDATE, loop={"validate": {}})
     camp = Campaign.create(parse_config(yaml.safe_load(path.read_text()), path))
+    write_seed_set(generate_seeds(camp.cfg), camp.seeds_dir)
     stage_init(camp)
     stage_train(camp, 0)
     models = models_of(camp, 0)

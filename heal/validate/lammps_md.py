@@ -50,7 +50,7 @@ class LammpsSession:
                                "atom_modify map array sort 0 0",
                                "region cell prism 0 1 0 1 0 1 0 0 0 units box",
                                f"create_box {len(self.type_map)} cell"]
-                              + [f"mass {i + 1} {atomic_masses[atomic_numbers[el]]!r}"
+                              + [f"mass {i + 1} {float(atomic_masses[atomic_numbers[el]])!r}"
                                  for i, el in enumerate(self.type_map)]
                               + self.pair + ["neighbor 1.0 bin", "neigh_modify every 1 delay 0 check yes",
                                              "thermo_style custom step pe pxx pyy pzz pyz pxz pxy vol econserve",
