@@ -123,11 +123,16 @@ def main() -> None:
         stages = ", ".join(f"{k} {v:.1f}" for k, v in sorted(d.items()))
         print(f"{it:>9} {total:>12.1f} {d.get('validate', 0.0):>11.1f} {share:>7.1%}   {stages}")
     for it in sorted(its):
-        v = json.loads((root / f"iter-{it:03d}" / "validate" / "validate.json").read_text())
+        vpath = root / f"iter-{it:03d}" / "validate" / "validate.json"
+        if not vpath.is_file():
+            print(f"  it{it}: no validate stage (campaign without a validate: section)")
+            continue
+        v = json.loads(vpath.read_text())
         print(f"  it{it}: model side {v['model_seconds']:.1f} s, oracle side {v['oracle_seconds']:.1f} s "
               f"({'cached' if v['oracle_cached'] else 'computed'}), verdict {v['ok']}")
-    print(f"validate share of the demo's iterations: mean {sum(shares) / len(shares):.1%}, max {max(shares):.1%} "
-          f"(goal <= 25 %)")
+    if shares:
+        print(f"validate share of the demo's iterations: mean {sum(shares) / len(shares):.1%}, "
+              f"max {max(shares):.1%} (goal <= 25 %)")
     p = production(root, args.members, root.parent / (root.name + "-prod-bench"))
     print(f"\nproduction projection (workflows/hea4.yaml, thesis-size model, {args.members} members):")
     for k, v in p.items():
