@@ -38,14 +38,22 @@ def test_validate_stage_side_by_side_cached_oracle_and_unstable_frames_as_candid
     out = stage_validate(camp, 0, models)
     assert out["oracle_cached"] is False
     by = {(r["phase"], r["property"]): r for r in out["rows"]}
+    model_res = json.loads((camp.iter_dir(0) / "validate" / "model" / "results.json").read_text())
+    brief = {ph: {k: v for k, v in d.items() if k not in ("eos", "md")} for ph, d in model_res["phases"].items()}
     # the oracle side is the MEAM teacher itself (its Ni: 3.521 Å, C11 261 GPa; see test_validate_oracle)
     assert by[("ni", "lattice")]["oracle"] == pytest.approx(3.5214, abs=1e-3)
     assert by[("ni", "c11")]["oracle"] == pytest.approx(261.3, rel=0.01)
     assert by[("ni", "c11")]["thesis"] == 276.0
-    for key in [("ni", "lattice"), ("ni3al", "lattice"), ("gamma", "lattice"), ("ni", "c44")]:
+    # the model trained on HEA4 FCC cells has an equilibrium for them; a 60-step model may have none for pure Ni
+    # or Ni3Al, and then that phase is an error row (failing the verdict), never a crash
+    for key in [("gamma", "lattice"), ("ni", "lattice"), ("ni3al", "lattice"), ("ni", "c44")]:
         r = by[key]
-        assert math.isfinite(r["model"]) and r["rel_error"] == pytest.approx((r["model"] - r["oracle"]) / r["oracle"])
-    assert by[("ni", "lattice")]["spread"] is not None  # two members: the a0 spread of the ensemble
+        if key[0] != "gamma" and r["model"] is None:
+            assert "error" in brief[key[0]] and by[(key[0], "error")]["ok"] is False, brief
+            continue
+        assert math.isfinite(r["model"]), brief
+        assert r["rel_error"] == pytest.approx((r["model"] - r["oracle"]) / r["oracle"])
+    assert by[("gamma", "lattice")]["spread"] is not None  # two members: the a0 spread of the ensemble
     assert "lack C" in by[("cr23c6", "note")]["model"]
     hot = by[("gamma", "md 30000 K")]
     assert hot["stable"] is False and hot["ok"] is False and out["ok"] is False
@@ -67,5 +75,4 @@ def test_validate_stage_side_by_side_cached_oracle_and_unstable_frames_as_candid
     assert st["iterations"][0]["validation"]["rows"] == out["rows"]
     assert any(r[:3] == ("0", "ni", "c11") and r[5] == "276 GPa" for r in flat_rows(st))
     assert "<h2>Validation</h2>" in status_html(st)
-    model_res = json.loads((camp.iter_dir(0) / "validate" / "model" / "results.json").read_text())
-    assert len(model_res["phases"]["ni"]["eos"]["a"]) == 14  # coarse + fine E-V scans of 7 points
+    assert len(model_res["phases"]["gamma"]["eos"]["a"]) == 14  # coarse + fine E-V scans of 7 points

@@ -26,18 +26,18 @@ def rows(model: dict, oracle: dict | None, tol=None) -> list[dict]:
     campaign's ``loop.validate`` (None: no verdicts)."""
     out = []
     ophases = (oracle or {}).get("phases", {})
-    for phase, mv in model.get("phases", {}).items():
-        ov = ophases.get(phase, {})
+    mphases = model.get("phases", {})
+    for phase in list(mphases) + [p for p in ophases if p not in mphases]:
+        mv, ov = mphases.get(phase, {}), ophases.get(phase, {})
         th = THESIS.get(phase, {})
         if mv.get("error"):
             out.append({"phase": phase, "property": "error", "unit": "", "model": mv["error"], "oracle": None,
                         "thesis": None, "rel_error": None, "spread": None,
                         "ok": False if tol is not None else None})
         for prop, (unit, tkey) in QUANTITIES.items():
-            m = mv.get(prop)
-            if m is None:
+            m, o = mv.get(prop), ov.get(prop)
+            if m is None and o is None:
                 continue
-            o = ov.get(prop)
             t = th.get("a" if prop == "lattice" else "a_300k" if prop == "lattice_300k" else prop)
             ref = o if o is not None else (t if prop == "lattice_300k" else None)
             rel = _rel(m, ref)
