@@ -43,8 +43,9 @@ def rows(model: dict, oracle: dict | None, tol=None) -> list[dict]:
             rel = _rel(m, ref)
             limit = getattr(tol, tkey) if tol is not None and tkey else None
             spread = None
-            if prop == "lattice" and len(mv.get("lattice_members", [])) > 1:
-                spread = max(mv["lattice_members"]) - min(mv["lattice_members"])
+            members = [x for x in mv.get("lattice_members", []) if x is not None]
+            if prop == "lattice" and len(members) > 1:
+                spread = max(members) - min(members)
             out.append({"phase": phase, "property": prop, "unit": unit, "model": m, "oracle": o, "thesis": t,
                         "rel_error": rel, "spread": spread,
                         "ok": None if limit is None or rel is None else abs(rel) <= limit})

@@ -46,6 +46,14 @@ def _phase_props(name: str, cell, calc, vs: ValidateSpec, timings: dict) -> dict
     return out
 
 
+def _member_a(cell, calc) -> float | None:
+    """A member's 0 K lattice constant, None when it has no energy minimum (the spread leaves it out)."""
+    try:
+        return equilibrium(cell, calc).a
+    except ValueError:
+        return None
+
+
 def _md_cell(cell, eq_a: float | None, vs: ValidateSpec):
     base = scaled(cell, eq_a) if eq_a else cell
     n = max(1, round(vs.md_repeat / int(cell.info.get("repeat", 1))))
@@ -88,7 +96,7 @@ def run(spec: dict, workdir: Path) -> dict:
                 ph.update(_phase_props(name, cell, calc, vs, timings))
                 if spread_calcs:
                     t0 = time.monotonic()
-                    ph["lattice_members"] = [ph["lattice"]] + [equilibrium(cell, c).a for c in spread_calcs]
+                    ph["lattice_members"] = [ph["lattice"]] + [_member_a(cell, c) for c in spread_calcs]
                     timings[f"{name} spread"] = time.monotonic() - t0
         except ValueError as exc:  # no minimum, non-finite energies: the potential fails this phase
             ph["error"] = str(exc)
