@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, NonNegativeFloat, PositiveInt, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, NonNegativeFloat, PositiveInt, ValidationError, field_validator, model_validator
 
 from heal.configutil import Strict as _Strict
 from heal.configutil import format_errors, resolve_machine
 from heal.errors import ConfigError
 from heal.families import SystemSpec
 from heal.grow.spec import GrowSpec
+from heal.validate.spec import ValidateSpec, ValidateTolerance
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -259,12 +260,16 @@ class TrainSpec(_Strict):
 
 
 class LoopSpec(_Strict):
+    model_config = ConfigDict(populate_by_name=True)
     max_iterations: int = Field(10, ge=1)
     #: stop when the accurate ratio >= target for `converged_iterations` iterations in a row
     accurate_target: float = Field(0.95, gt=0.0, le=1.0)
     converged_iterations: int = Field(2, ge=1)
     #: total labels allowed (initial data excluded); None = no budget
     label_budget: int | None = Field(None, ge=1)
+    #: ``validate:`` tolerances: when set, convergence also needs the iteration's validation to hold
+    #: (named ``validation`` in Python: ``validate`` is a BaseModel method)
+    validation: ValidateTolerance | None = Field(None, alias="validate")
 
 
 class StoreSpec(_Strict):
@@ -282,6 +287,7 @@ class StoreSpec(_Strict):
 
 
 class CampaignConfig(_Strict):
+    model_config = ConfigDict(populate_by_name=True)
     name: str
     system: SystemSpec
     seeds: SeedSpec = SeedSpec()
@@ -292,6 +298,9 @@ class CampaignConfig(_Strict):
     train: TrainSpec = TrainSpec()
     loop: LoopSpec = LoopSpec()
     store: StoreSpec = StoreSpec()
+    #: ``validate:`` per-iteration validation (lattice / elastic constants, MD stability); None: no validate
+    #: stage (named ``validation`` in Python: ``validate`` is a BaseModel method)
+    validation: ValidateSpec | None = Field(None, alias="validate")
     #: dpdispatcher / executor preset: machines/<machine>.yaml or a path to such a file
     machine: str = "local"
     #: campaign directory; default campaigns/<name> beside the campaign file's parent
@@ -327,6 +336,16 @@ class CampaignConfig(_Strict):
             raise ValueError(f"explore.stages: the {self.train.engine!r} engine explores at constant volume only "
                              f"(NVT); remove 'pressures' or use train.engine: {npt}")
         sel, tm = self.train.sel, self.model_type_map
+        if self.train.engine == "mtp" and any(st.pressures for st in self.explore.stages):
+            raise ValueError("explore.stages: MTP exploration runs NVT only (ASE MD); remove 'pressures' "
+                             "or use train.engine: deepmd")
+        if self.loop.validation is not None and self.validation is None:
+            raise ValueError("loop.validate sets tolerances but there is no 'validate:' section to compute "
+                             "them; add 'validate: {}' (defaults) or remove loop.validate")
+        if self.validation is not None and self.train.engine == "mtp":
+            raise ValueError("validate: the validation stage runs DeePMD models (LAMMPS pair_style deepmd); "
+                             "remove 'validate' or use train.engine: deepmd")
+        sel, tm = self.train.sel, self.system.type_map
         if isinstance(sel, list) and len(sel) != len(tm):
             raise ValueError(f"train.sel has {len(sel)} numbers for the {len(tm)} elements {' '.join(tm)}; "
                              f"give one per element in that order, or one number for all")

@@ -5,7 +5,7 @@ so every rule is unit-tested on plain data.
 
 Rules, in order:
 1. the last ladder stage converged (accurate ratio >= target for ``converged_iterations`` iterations in a
-   row at that stage) -> stop "converged" (even if the label budget is spent too: the campaign did converge);
+   row at that stage, and, when ``loop.validate`` is set, the last iteration's validation holds) -> stop "converged" (even if the label budget is spent too: the campaign did converge);
 2. label budget spent -> stop;
 3. the current, not last, stage converged -> move to the next stage;
 4. ``no_progress_limit`` iterations in a row added no label and did not converge (every frame failed, or no
@@ -30,6 +30,8 @@ class IterationSummary:
     failed: int
     labeled: int
     rejected: int = 0
+    #: the iteration's validation verdict against loop.validate (None: not validated / no tolerance)
+    validated: bool | None = None
 
     @property
     def explored(self) -> int:
@@ -69,6 +71,9 @@ def decide(history: list[IterationSummary], loop: LoopSpec, n_stages: int, no_pr
     recent = at_stage[-k:]
     converged = len(recent) == k and all(h.explored > 0 and h.accurate_ratio >= loop.accurate_target
                                          for h in recent)
+    unvalidated = (converged and stage + 1 >= n_stages and loop.validation is not None
+                   and last.validated is not True)
+    converged = converged and not unvalidated
     if converged and stage + 1 >= n_stages:
         return Decision("stop", stage, f"converged: accurate >= {loop.accurate_target:.0%} for {k} iterations "
                                        f"at the last stage", converged=True)
@@ -90,5 +95,8 @@ def decide(history: list[IterationSummary], loop: LoopSpec, n_stages: int, no_pr
         return Decision("stop", stage, f"no labels added for {no_progress_limit} iterations in a row; {why}")
     if nxt >= loop.max_iterations:
         return Decision("stop", stage, f"iteration limit {loop.max_iterations} reached")
+    if unvalidated:
+        return Decision("continue", stage, f"stage {stage}: accurate >= {loop.accurate_target:.0%} but the "
+                                           f"validation does not hold (loop.validate); next iteration")
     return Decision("continue", stage, f"stage {stage}: accurate {last.accurate_ratio:.1%} < "
                                        f"{loop.accurate_target:.0%}; next iteration")

@@ -51,6 +51,10 @@ def print_summary(camp: Campaign, lp) -> dict:
 
     st = campaign_status(camp, lp)
     console.print(status_table(st))
+    from heal.validate.report import rich_table
+
+    if (vt := rich_table(st)) is not None:
+        console.print(vt)
     cal = next((r["calibration_table"] for r in reversed(st["iterations"]) if r.get("calibration_table")), None)
     if cal:
         console.print(cal, highlight=False)

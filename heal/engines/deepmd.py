@@ -64,6 +64,11 @@ def select(camp: Campaign, it: int) -> dict:
     run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
     totals, cands, levels = screen_runs(camp, run_dirs, seeds, it)
     frames, stats = pick(camp, it, cands, models_of(camp, it), selection_cap(camp, it))
+    if camp.cfg.validation is not None:  # frames of unstable validation MD go to the next label step too
+        from heal.validate.stage import unstable_candidates
+
+        extra = unstable_candidates(camp, it, max(0, selection_cap(camp, it) - len(frames)))
+        frames, stats = frames + extra, {**stats, "from_validation": len(extra)}
     counts = {"accurate": int(totals[0]), "candidate": int(totals[1]), "failed": int(totals[2])}
     return finish_select(camp, it, frames, counts, strategy=camp.cfg.select.strategy, runs=len(run_dirs),
                          levels=levels, **stats)

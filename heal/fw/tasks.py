@@ -89,6 +89,22 @@ class TrainTask(FiretaskBase):
 
 
 @explicit_serialize
+class ValidateTask(FiretaskBase):
+    """Lattice / elastic constants and MD stability of the iteration's model against the oracle."""
+
+    required_params = ["campaign", "iteration"]
+
+    @_disk_full_is_named
+    def run_task(self, fw_spec):
+        from heal.engines.deepmd import models_of
+        from heal.validate.stage import stage_validate
+
+        camp = _campaign(self)
+        out = stage_validate(camp, self["iteration"], models_of(camp, self["iteration"]))
+        return FWAction(stored_data=_with_jobs(camp, {k: out[k] for k in ("ok", "seconds", "unstable_frames")}))
+
+
+@explicit_serialize
 class ExploreTask(FiretaskBase):
     """The iteration's MD tasks, all in one submission (``index``: one task, as older campaigns)."""
 
@@ -103,6 +119,22 @@ class ExploreTask(FiretaskBase):
         out = stage_explore(camp, self["iteration"], self["stage"], self.get("index"))
         return FWAction(stored_data=_with_jobs(camp, {"runs": out["runs"], "frames": out["frames"],
                                                       "errors": out["errors"][:5]}))
+
+
+@explicit_serialize
+class ValidateTask(FiretaskBase):
+    """Lattice / elastic constants and MD stability of the iteration's model against the oracle."""
+
+    required_params = ["campaign", "iteration"]
+
+    @_disk_full_is_named
+    def run_task(self, fw_spec):
+        from heal.loop.stages import models_of
+        from heal.validate.stage import stage_validate
+
+        camp = _campaign(self)
+        out = stage_validate(camp, self["iteration"], models_of(camp, self["iteration"]))
+        return FWAction(stored_data=_with_jobs(camp, {k: out[k] for k in ("ok", "seconds", "unstable_frames")}))
 
 
 @explicit_serialize
@@ -167,9 +199,14 @@ def iteration_fireworks(camp: Campaign, it: int, stage: int, parents=None) -> li
                 parents=parents, iteration=it)
     explore = _fw(camp, ExploreTask(campaign=root, iteration=it, stage=stage), f"it{it} explore",
                   camp.iter_dir(it) / "explore", parents=[train], iteration=it, stage=stage)
+    # validate (when configured) runs after train beside explore; select waits for both, so frames of an
+    # unstable validation MD can join the candidates
+    validate = ([_fw(camp, ValidateTask(campaign=root, iteration=it), f"it{it} validate",
+                     camp.iter_dir(it) / "validate", parents=[train], iteration=it)]
+                if camp.cfg.validation is not None else [])
     select = _fw(camp, SelectTask(campaign=root, iteration=it, stage=stage), f"it{it} select",
-                 camp.iter_dir(it) / "select", parents=[explore], iteration=it, stage=stage)
-    return [train, explore, select]
+                 camp.iter_dir(it) / "select", parents=[explore] + validate, iteration=it, stage=stage)
+    return [train, explore] + validate + [select]
 
 
 def iteration_workflow(camp: Campaign, it: int, stage: int) -> Workflow:

@@ -50,6 +50,10 @@ def collect(camp: Campaign, it: int, stage: int | None = None) -> dict:
         "train_seconds": sum(m.get("seconds", 0.0) for m in models),
         "label_seconds": sum(b.get("seconds", 0.0) for b in batches),
     }
+    if camp.cfg.validation is not None:  # the validate stage's verdict and rows (heal.validate.stage)
+        from heal.validate.stage import validation_rows
+
+        rep["validation"] = validation_rows(camp, it)
     return rep
 
 
@@ -61,7 +65,7 @@ def _mean_dicts(ds: list[dict]) -> dict:
 def summary_of(rep: dict) -> IterationSummary:
     return IterationSummary(iteration=rep["iteration"], stage=rep["stage"] or 0, accurate=rep["accurate"],
                             candidate=rep["candidate"], failed=rep["failed"], labeled=rep["labeled"],
-                            rejected=rep["rejected"])
+                            rejected=rep["rejected"], validated=(rep.get("validation") or {}).get("ok"))
 
 
 def history(camp: Campaign) -> list[dict]:

@@ -90,6 +90,7 @@ def campaign_status(camp: Campaign, lp=None) -> dict:
             "decision": rep.get("decision"),
             "calibration_table": rep.get("calibration_table"),
             "forgetting": rep.get("forgetting"),
+            "validation": rep.get("validation"),  # heal.validate.stage.validation_rows
         })
     init = read_json_or_none(camp.root / "init" / "init.json")
     finished = read_json_or_none(camp.root / "finished.json")

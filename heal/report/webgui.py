@@ -15,6 +15,7 @@ import threading
 from heal.campaign import Campaign
 from heal.errors import ConfigError
 from heal.launchpad import open_launchpad
+from heal.validate.report import html_table
 
 LOOPBACK_NAMES = {"localhost", "ip6-localhost", "ip6-loopback"}
 
@@ -88,7 +89,7 @@ def status_html(st: dict) -> str:
             f"<body><h1>heal campaign {e(str(st['campaign']))}</h1><p><a href='/'>FireWorks GUI</a> · "
             f"<a href='/heal'>heal dashboard</a> · "
             f"<a href='/heal/status.json'>JSON</a></p><dl>{dl}</dl>"
-            f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table></body></html>")
+            f"<table><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>{html_table(st)}</body></html>")
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,0 +1,86 @@
+"""Validation verdicts on plain data: the side-by-side rows, the tolerances, and the plan's convergence gate."""
+
+from __future__ import annotations
+
+import pytest
+
+from heal.config import LoopSpec
+from heal.plan import IterationSummary, decide
+from heal.validate.compare import rows, verdict
+from heal.validate.report import flat_rows, html_table
+from heal.validate.spec import ValidateTolerance
+
+ORACLE = {"phases": {"ni": {"lattice": 3.52, "c11": 260.0, "c12": 150.0, "c44": 130.0},
+                     "gamma": {"lattice": 3.60, "md": {"300": {"stable": True, "d_min": 2.2, "rdf_g": [0, 1, 2, 1]}}}},
+          "notes": {"cr23c6": "cr23c6: skipped, the campaign's elements Ni Co Cr Al lack C"}}
+
+
+def _model(a=3.53, c11=270.0, stable=True, g=(0, 1, 2, 1)):
+    return {"phases": {"ni": {"lattice": a, "lattice_members": [a, a + 0.01], "c11": c11, "c12": 150.0,
+                              "c44": 130.0},
+                       "gamma": {"lattice": 3.61, "lattice_300k": 3.58,
+                                 "md": {"300": {"stable": stable, "d_min": 2.1 if stable else 1.2,
+                                                "energy_drift": 0.01, "rdf_g": list(g),
+                                                "reasons": [] if stable else ["shortest distance 1.20 Å < 1.5 Å"]}}}},
+            "notes": {}}
+
+
+def test_rows_give_model_oracle_thesis_relative_error_spread_and_notes():
+    table = rows(_model(), ORACLE, ValidateTolerance())
+    by = {(r["phase"], r["property"]): r for r in table}
+    a = by[("ni", "lattice")]
+    assert (a["model"], a["oracle"], a["thesis"]) == (3.53, 3.52, 3.52)
+    assert a["rel_error"] == pytest.approx(0.01 / 3.52)
+    assert a["spread"] == pytest.approx(0.01) and a["ok"] is True
+    c11 = by[("ni", "c11")]
+    assert c11["thesis"] == 276.0 and c11["rel_error"] == pytest.approx(10 / 260) and c11["ok"] is True
+    # no oracle value at 300 K: the thesis's HEA4 range is the reference
+    a300 = by[("gamma", "lattice_300k")]
+    assert a300["oracle"] is None and a300["rel_error"] == pytest.approx((3.58 - 3.57) / 3.57)
+    md = by[("gamma", "md 300 K")]
+    assert md["stable"] and md["rdf_distance"] == 0.0 and md["ok"] is True
+    assert "lack C" in by[("cr23c6", "note")]["model"]
+    assert verdict(table) is True
+
+
+@pytest.mark.parametrize("change, field", [({"a": 3.60}, ("ni", "lattice")), ({"c11": 320.0}, ("ni", "c11")),
+                                           ({"stable": False}, ("gamma", "md 300 K"))])
+def test_one_property_out_of_tolerance_fails_the_verdict(change, field):
+    table = rows(_model(**change), ORACLE, ValidateTolerance())
+    assert {(r["phase"], r["property"]): r for r in table}[field]["ok"] is False
+    assert verdict(table) is False
+
+
+def test_rdf_tolerance_and_no_tolerance_at_all():
+    far = _model(g=(0, 3, 0, 3))
+    assert verdict(rows(far, ORACLE, ValidateTolerance(rdf=0.1))) is False
+    assert verdict(rows(far, ORACLE, ValidateTolerance())) is True
+    assert verdict(rows(_model(), ORACLE, None)) is None
+
+
+def _h(it, validated):
+    return IterationSummary(iteration=it, stage=0, accurate=99, candidate=1, failed=0, labeled=1,
+                            validated=validated)
+
+
+def test_tolerances_gate_convergence_only_when_set():
+    plain = LoopSpec(max_iterations=10, accurate_target=0.95, converged_iterations=2)
+    gated = LoopSpec(max_iterations=10, accurate_target=0.95, converged_iterations=2, validate={})
+    hist = [_h(0, None), _h(1, False)]
+    assert decide(hist, plain, n_stages=1).converged
+    dec = decide(hist, gated, n_stages=1)
+    assert not dec.stop and "validation does not hold" in dec.reason
+    assert not decide([_h(0, True), _h(1, None)], gated, n_stages=1).stop  # not validated: not converged
+    dec = decide([_h(0, False), _h(1, True)], gated, n_stages=1)
+    assert dec.stop and dec.converged
+
+
+def test_status_rows_and_html_show_every_column_escaped():
+    st = {"iterations": [{"iteration": 2, "validation": {"ok": False, "rows": rows(_model(c11=320.0), ORACLE,
+                                                                                    ValidateTolerance())}}]}
+    flat = flat_rows(st)
+    ni_c11 = next(r for r in flat if r[1] == "ni" and r[2] == "c11")
+    assert ni_c11 == ("2", "ni", "c11", "320 GPa", "260 GPa", "276 GPa", "+23.1%", "-", "NO")
+    page = html_table(st)
+    assert "<th>thesis</th>" in page and "Ni Co Cr Al lack C" in page
+    assert html_table({"iterations": [{"iteration": 0}]}) == ""
