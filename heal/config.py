@@ -335,17 +335,15 @@ class CampaignConfig(_Strict):
             npt = " | ".join(sorted(n for n, e in ENGINES.items() if e.npt))
             raise ValueError(f"explore.stages: the {self.train.engine!r} engine explores at constant volume only "
                              f"(NVT); remove 'pressures' or use train.engine: {npt}")
-        sel, tm = self.train.sel, self.model_type_map
-        if self.train.engine == "mtp" and any(st.pressures for st in self.explore.stages):
-            raise ValueError("explore.stages: MTP exploration runs NVT only (ASE MD); remove 'pressures' "
-                             "or use train.engine: deepmd")
         if self.loop.validation is not None and self.validation is None:
             raise ValueError("loop.validate sets tolerances but there is no 'validate:' section to compute "
                              "them; add 'validate: {}' (defaults) or remove loop.validate")
-        if self.validation is not None and self.train.engine == "mtp":
-            raise ValueError("validate: the validation stage runs DeePMD models (LAMMPS pair_style deepmd); "
-                             "remove 'validate' or use train.engine: deepmd")
-        sel, tm = self.train.sel, self.system.type_map
+        if self.validation is not None and not ENGINES[self.train.engine].lammps_deepmd:
+            deepmd = " | ".join(sorted(n for n, e in ENGINES.items() if e.lammps_deepmd))
+            raise ValueError(f"validate: the validation stage runs the models in LAMMPS (pair_style deepmd), "
+                             f"which the {self.train.engine!r} engine's are not; remove 'validate' or use "
+                             f"train.engine: {deepmd}")
+        sel, tm = self.train.sel, self.model_type_map
         if isinstance(sel, list) and len(sel) != len(tm):
             raise ValueError(f"train.sel has {len(sel)} numbers for the {len(tm)} elements {' '.join(tm)}; "
                              f"give one per element in that order, or one number for all")

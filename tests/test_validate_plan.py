@@ -84,3 +84,14 @@ def test_status_rows_and_html_show_every_column_escaped():
     page = html_table(st)
     assert "<th>thesis</th>" in page and "Ni Co Cr Al lack C" in page
     assert html_table({"iterations": [{"iteration": 0}]}) == ""
+
+
+def test_validate_needs_an_engine_whose_models_run_in_lammps_and_tolerances_need_the_section():
+    from heal.config import parse_config
+    from heal.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"validate: .*'mtp' engine.* train.engine: deepmd"):
+        parse_config({"name": "t", "system": {"family": "HEA4"}, "train": {"engine": "mtp"}, "validate": {}})
+    with pytest.raises(ConfigError, match="no 'validate:' section"):
+        parse_config({"name": "t", "system": {"family": "HEA4"}, "loop": {"validate": {}}})
+    assert parse_config({"name": "t", "system": {"family": "HEA4"}, "validate": {}}).validation is not None

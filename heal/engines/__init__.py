@@ -31,11 +31,13 @@ class Engine:
     ensemble: bool = True
     #: explores at constant pressure too (``explore.stages[].pressures``)
     npt: bool = True
+    #: its models run in LAMMPS as ``pair_style deepmd`` (the validate stage needs that)
+    lammps_deepmd: bool = True
 
 
 ENGINES: dict[str, Engine] = {
     "deepmd": Engine("heal.engines.deepmd"),
-    "mtp": Engine("heal.engines.mtp", ensemble=False, npt=False),  # ASE MD with γ per step: NVT only
+    "mtp": Engine("heal.engines.mtp", ensemble=False, npt=False, lammps_deepmd=False),  # ASE MD with γ per step: NVT only
 }
 
 
