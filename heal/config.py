@@ -17,7 +17,7 @@ import yaml
 from pydantic import ConfigDict, Field, NonNegativeFloat, PositiveInt, ValidationError, field_validator, model_validator
 
 from heal.configutil import Strict as _Strict
-from heal.configutil import format_errors, resolve_machine
+from heal.configutil import absolute_temperatures, format_errors, resolve_machine
 from heal.errors import ConfigError
 from heal.families import SystemSpec
 from heal.grow.spec import GrowSpec
@@ -95,10 +95,7 @@ class ExploreStage(_Strict):
     def _positive(cls, v: list[float]) -> list[float]:
         if not v:
             raise ValueError("give at least one temperature (K)")
-        for t in v:
-            if not (t > 0.0) or math.isinf(t):
-                raise ValueError(f"temperature {t} K is not positive; temperatures are absolute (K > 0)")
-        return v
+        return absolute_temperatures(v)
 
     @field_validator("pressures")
     @classmethod

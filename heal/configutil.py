@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -50,3 +51,11 @@ def format_errors(path: str, err: ValidationError) -> str:
             msg = f"{msg}; give at least one entry"
         lines.append(f"  {path}: field '{loc}': {msg}")
     return "\n".join(lines)
+
+
+def absolute_temperatures(v: list[float]) -> list[float]:
+    """Field check: every temperature is a finite, positive number of kelvin."""
+    for t in v:
+        if not (t > 0.0) or math.isinf(t):
+            raise ValueError(f"temperature {t} K is not positive; temperatures are absolute (K > 0)")
+    return v

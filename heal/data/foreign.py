@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ase import Atoms
 
-from heal.errors import FatalError, HealError
+from heal.errors import FatalError
 from heal.frames import min_distance
 
 KINDS = ("deepmd", "dpgen", "extxyz")
@@ -93,14 +93,7 @@ def import_source(path: Path, kind: str, dataset, *, trim: int = 0, d_min: float
             atoms.info = {}
             keep.append(atoms)
             provs.append({"source": rep.path, "frame_index": idx, "importer": kind})
-    if keep:
-        try:
-            res = dataset.append(keep, provs)
-        except HealError as exc:
-            rep.append_failed = True
-            rep.error = f"not stored: {exc}"
-        else:
-            rep.added, rep.duplicates = res.added, res.duplicates
+    rep.store(dataset, keep, provs)
     return rep
 
 

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from ase import Atoms
 
+from heal.errors import HealError
+
 
 @dataclass
 class FileReport:
@@ -38,6 +40,20 @@ class FileReport:
     def usable(self) -> bool:
         """Complete frames were read from this file and none of its appends failed."""
         return self.read > 0 and not self.append_failed
+
+    def store(self, dataset, frames: list, provs: list[dict]) -> None:
+        """Append `frames` (with their provenance) to `dataset` in one atomic append, counting what was added
+        and what was there already; a refused append becomes this report's error (nothing after it is stored)."""
+        if not frames or self.append_failed:
+            return
+        try:
+            res = dataset.append(frames, provs)
+        except HealError as exc:
+            self.append_failed = True
+            self.error = f"not stored: {exc}"
+        else:
+            self.added += res.added
+            self.duplicates += res.duplicates
 
     def as_dict(self) -> dict:
         d = asdict(self)

@@ -28,7 +28,6 @@ from ase import Atoms
 from heal.data.dataset import Dataset
 from heal.data.import_report import FileReport, finite_labels
 from heal.data.vasp import OUTCAR, VASPRUN, VaspReader, detect_format
-from heal.errors import HealError
 from heal.frames import min_distance
 
 #: thesis (Mou 2023): frames with a shortest interatomic distance below 1.5 Å were removed
@@ -77,15 +76,7 @@ def import_file(path: str | os.PathLike, dataset: Dataset, *, trim: int = 0, d_m
     provs: list[dict] = []
 
     def flush() -> None:
-        if batch and not rep.append_failed:
-            try:
-                res = dataset.append(batch, provs)
-            except HealError as exc:
-                rep.append_failed = True
-                rep.error = f"not stored: {exc}"
-            else:
-                rep.added += res.added
-                rep.duplicates += res.duplicates
+        rep.store(dataset, batch, provs)
         batch.clear()
         provs.clear()
 

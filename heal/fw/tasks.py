@@ -122,22 +122,6 @@ class ExploreTask(FiretaskBase):
 
 
 @explicit_serialize
-class ValidateTask(FiretaskBase):
-    """Lattice / elastic constants and MD stability of the iteration's model against the oracle."""
-
-    required_params = ["campaign", "iteration"]
-
-    @_disk_full_is_named
-    def run_task(self, fw_spec):
-        from heal.loop.stages import models_of
-        from heal.validate.stage import stage_validate
-
-        camp = _campaign(self)
-        out = stage_validate(camp, self["iteration"], models_of(camp, self["iteration"]))
-        return FWAction(stored_data=_with_jobs(camp, {k: out[k] for k in ("ok", "seconds", "unstable_frames")}))
-
-
-@explicit_serialize
 class SelectTask(FiretaskBase):
     """Select candidates, then add the label batches and the plan step as new Fireworks."""
 

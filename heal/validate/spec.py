@@ -5,12 +5,11 @@ Kept apart from :mod:`heal.config` (which only names them) so the validation set
 
 from __future__ import annotations
 
-import math
 from typing import Literal
 
 from pydantic import Field, field_validator
 
-from heal.configutil import Strict
+from heal.configutil import Strict, absolute_temperatures
 
 PHASES = ("ni", "ni3al", "gamma", "cr23c6")
 PROPERTIES = ("lattice", "lattice_300k", "elastic", "eos", "md")
@@ -58,10 +57,7 @@ class ValidateSpec(Strict):
     @field_validator("temperatures")
     @classmethod
     def _temps(cls, v: list[float]) -> list[float]:
-        for t in v:
-            if not (t > 0.0) or math.isinf(t):
-                raise ValueError(f"temperature {t} K is not positive; temperatures are absolute (K > 0)")
-        return v
+        return absolute_temperatures(v)
 
     @field_validator("oracle")
     @classmethod
