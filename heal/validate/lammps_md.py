@@ -14,10 +14,11 @@ import os
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
+from ase.calculators.lammps.coordinatetransform import Prism
 from ase.data import atomic_masses, atomic_numbers
 
 from heal.errors import FatalError
-from heal.label.meam import _preload_mpi, to_lammps_frame
+from heal.label.meam import _preload_mpi
 
 
 def _lammps_with_plugins():
@@ -64,7 +65,9 @@ class LammpsSession:
         if missing:
             raise FatalError(f"elements {missing} are not in the model's type map {self.type_map}")
         lmp = self._instance()
-        q, lcell = to_lammps_frame(atoms.cell.array)
+        # LAMMPS's restricted triclinic box: L = cell @ Q lower-triangular; positions r @ Q, tensors Q s Q^T back
+        q = Prism(atoms.cell.array).rot_mat
+        lcell = atoms.cell.array @ q
         frac = np.linalg.solve(atoms.cell.array.T, atoms.positions.T).T
         frac -= np.floor(frac)
         frac[frac >= 1.0] = 0.0
