@@ -98,5 +98,10 @@ def decide(history: list[IterationSummary], loop: LoopSpec, n_stages: int, no_pr
     if unvalidated:
         return Decision("continue", stage, f"stage {stage}: accurate >= {loop.accurate_target:.0%} but the "
                                            f"validation does not hold (loop.validate); next iteration")
+    if last.explored > 0 and last.accurate_ratio >= loop.accurate_target:  # met, but not k times in a row yet
+        met = len([h for h in recent if h.explored > 0 and h.accurate_ratio >= loop.accurate_target])
+        return Decision("continue", stage, f"stage {stage}: accurate {last.accurate_ratio:.1%} >= "
+                                           f"{loop.accurate_target:.0%}, {met} of the {k} iterations in a row "
+                                           f"needed (loop.converged_iterations); next iteration")
     return Decision("continue", stage, f"stage {stage}: accurate {last.accurate_ratio:.1%} < "
                                        f"{loop.accurate_target:.0%}; next iteration")

@@ -56,6 +56,8 @@ def test_below_target_continues_at_the_same_stage():
 def test_one_good_iteration_is_not_enough_when_k_is_2():
     d = decide([bad(0), good(1)], LOOP, n_stages=2)
     assert d.action == "continue" and d.next_stage == 0
+    # the reason says the target was met and what is still missing (it used to say "95.0% < 90%")
+    assert "95.0% >= 90%" in d.reason and "1 of the 2 iterations in a row" in d.reason and "<" not in d.reason
 
 
 def test_good_after_bad_resets_the_consecutive_count():
