@@ -13,7 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 CLASS_COLOURS = {"accurate": "#2ca02c", "candidate": "#ff7f0e", "failed": "#d62728"}
-STAGES = ("init", "train", "explore", "select", "label", "plan")
+STAGES = ("init", "train", "validate", "explore", "select", "label", "plan")
 
 
 def _png(fig: Figure) -> bytes:
