@@ -95,3 +95,31 @@ def test_validate_needs_an_engine_whose_models_run_in_lammps_and_tolerances_need
     with pytest.raises(ConfigError, match="no 'validate:' section"):
         parse_config({"name": "t", "system": {"family": "HEA4"}, "loop": {"validate": {}}})
     assert parse_config({"name": "t", "system": {"family": "HEA4"}, "validate": {}}).validation is not None
+
+
+def test_console_table_puts_the_iterations_side_by_side_with_the_last_verdict():
+    from rich.console import Console
+
+    from heal.validate.report import rich_table
+
+    st = {"iterations": [
+        {"iteration": 0, "validation": {"rows": rows(_model(c11=320.0, stable=False), ORACLE, ValidateTolerance())}},
+        {"iteration": 1},  # not validated (yet): no column
+        {"iteration": 2, "validation": {"rows": rows(_model(c11=265.0), ORACLE, ValidateTolerance())}}]}
+    con = Console(record=True, width=220)
+    con.print(rich_table(st))
+    text = con.export_text()
+    head = next(line for line in text.splitlines() if "property" in line)
+    assert "it0" in head and "it2" in head and "it1" not in head
+    c11 = next(line for line in text.splitlines() if "c11 (GPa)" in line)
+    cells = [c.strip() for c in c11.split("│")[1:-1]]
+    assert cells == ["ni", "c11 (GPa)", "320", "265", "260", "276", "+1.9%", "yes"]
+    md = next(line for line in text.splitlines() if "md 300 K" in line)
+    assert "UNSTABLE (RDF 0.00)" in md and "stable (RDF 0.00)" in md
+    assert "note: cr23c6: skipped" in text
+    # only the latest `last` iterations get a column
+    con = Console(record=True, width=220)
+    con.print(rich_table(st, last=1))
+    head = next(line for line in con.export_text().splitlines() if "property" in line)
+    assert "it2" in head and "it0" not in head
+    assert rich_table({"iterations": [{"iteration": 0}]}) is None

@@ -36,19 +36,54 @@ def flat_rows(st: dict) -> list[tuple[str, ...]]:
     return out
 
 
-def rich_table(st: dict):
-    """A rich Table of the validation rows, or None when no iteration was validated."""
-    rows = flat_rows(st)
-    if not rows:
+def _cell(r: dict) -> str:
+    """A model value for the console's per-iteration columns: the number, or the MD verdict in a word."""
+    if "stable" in r:
+        word = "stable" if r["stable"] else "UNSTABLE"
+        return word + (f" (RDF {r['rdf_distance']:.2f})" if r.get("rdf_distance") is not None else "")
+    return _num(r.get("model"))
+
+
+def rich_table(st: dict, last: int = 6):
+    """The console's validation table, or None when no iteration was validated.
+
+    One row per (phase, property), one column per validated iteration (the `last` latest), then the oracle, the
+    thesis and the latest iteration's relative error and verdict: the properties converge left to right. Notes
+    (a phase skipped for the campaign's elements) follow as lines. ``flat_rows`` keeps every field for the pages.
+    """
+    its = [it for it in st.get("iterations", []) if (it.get("validation") or {}).get("rows")][-last:]
+    if not its:
         return None
+    from rich.console import Group
     from rich.table import Table
 
-    t = Table(title="validation: model vs oracle vs thesis (rel. error against the oracle)")
-    for c in COLUMNS:
-        t.add_column(c, justify="left" if c in ("phase", "property", "model", "oracle") else "right")
-    for r in rows:
-        t.add_row(*r)
-    return t
+    keys: dict[tuple[str, str], dict] = {}
+    notes: dict[str, str] = {}
+    for it in its:
+        for r in it["validation"]["rows"]:
+            if r["property"] == "note":
+                notes[r["phase"]] = r["model"]
+            else:
+                keys.setdefault((r["phase"], r["property"]), {})[it["iteration"]] = r
+    t = Table(title="validation: the model per iteration, the oracle, the thesis "
+                    "(rel. error of the last iteration against the oracle)")
+    for c in ["phase", "property"] + [f"it{it['iteration']}" for it in its] + ["oracle", "thesis", "rel. error",
+                                                                               "ok"]:
+        t.add_column(c, justify="left" if c in ("phase", "property") else "right")
+    last_it = its[-1]["iteration"]
+    for (phase, prop), by_it in keys.items():
+        r = by_it.get(last_it) or next(reversed(by_it.values()))
+        unit = r.get("unit", "")
+        oracle = (("stable" if "stable," in (r.get("oracle") or "") else "UNSTABLE") if r.get("oracle") else "-") \
+            if "stable" in r else _num(r.get("oracle"))
+        rel = r.get("rel_error") if last_it in by_it else None
+        t.add_row(phase, prop + (f" ({unit})" if unit else ""),
+                  *[_cell(by_it[it["iteration"]]) if it["iteration"] in by_it else "-" for it in its],
+                  oracle, _num(r.get("thesis")), "-" if rel is None else f"{rel:+.1%}",
+                  {True: "yes", False: "NO", None: ""}[r.get("ok") if last_it in by_it else None])
+    if not notes:
+        return t
+    return Group(t, *[f"  note: {n}" for n in notes.values()])
 
 
 def html_table(st: dict) -> str:
