@@ -81,3 +81,19 @@ def test_validate_stage_side_by_side_cached_oracle_and_unstable_frames_as_candid
     assert "<h2>Validation</h2>" in status_html(st)
     if "eos" in model_res["phases"]["gamma"]:
         assert len(model_res["phases"]["gamma"]["eos"]["a"]) == 14  # coarse + fine E-V scans of 7 points
+    # and in the report: one column per validated iteration, the oracle and the thesis; a drawn plot
+    import io
+    import re
+
+    import matplotlib.image as mpimg
+
+    from heal.report.html import write_report
+
+    page = write_report(camp, None, tmp_path / "report").read_text()
+    row = re.search(r'<tr data-phase="ni" data-property="c11">(.*?)</tr>', page, re.S).group(1)
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    assert cells[:2] == ["ni", "c11 (GPa)"] and cells[-3] == "276"
+    assert float(cells[-4]) == pytest.approx(by[("ni", "c11")]["oracle"], rel=1e-3)
+    assert "lack C" in page
+    img = mpimg.imread(io.BytesIO((tmp_path / "report" / "validation.png").read_bytes()), format="png")
+    assert img.shape[0] > 100 and float(img[..., :3].std()) > 0.02

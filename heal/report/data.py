@@ -5,7 +5,8 @@ group (each run's ``model_devi.out`` screened again with the levels its selectio
 the max force deviations (eV/Å) with those levels, the held-out RMSEs of every model (force eV/Å, energy and
 virial eV/atom, force per element), oracle against model forces on the held-out frames of the latest ensemble
 (``dp test`` details), the (deviation, true error) calibration pairs and fitted levels, labels against the
-budget, and the wall time of each stage (the FireWorks launches).
+budget, the wall time of each stage (the FireWorks launches), and the validation rows (model, oracle, thesis) of
+every validated iteration with the campaign's tolerances.
 """
 
 from __future__ import annotations
@@ -136,5 +137,7 @@ def report_data(camp: Campaign, lp=None) -> dict:
             "pairs": _read(camp.iter_dir(it) / "calibration_pairs.json") or [],
             "times": times.get(it, {}),
         })
+    tol = camp.cfg.loop.validation
     return {"status": st, "iterations": its, "label_budget": camp.cfg.loop.label_budget,
+            "validate_tolerance": tol.model_dump(mode="json") if tol is not None else None,
             "init_times": {k: v for k, v in times.get(0, {}).items() if k == "init"}}

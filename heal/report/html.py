@@ -24,11 +24,15 @@ def page(doc: dict, plot_src: dict[str, str], *, live: bool = False, refresh: in
     """The page for :func:`~heal.report.data.report_data`'s `doc`; `plot_src`: plot name -> image URL."""
     its = doc["iterations"]
     cal = next((d["row"]["calibration_table"] for d in reversed(its) if d["row"].get("calibration_table")), None)
+    from heal.validate.report import by_property
+
+    val_its, val_rows, val_notes = by_property(doc["status"])
     return render("report/report.html.j2", {
         "st": doc["status"], "its": its, "plots": plot_src, "live": live, "refresh": refresh, "fmt": fmt,
         "generated": time.strftime("%Y-%m-%d %H:%M:%S %Z"), "budget": doc.get("label_budget"),
         "elements": sorted({e for d in its for e in d["row"]["rmse_force_by_element"]}),
         "stages": STAGES, "calibration_table": cal, "workflows": workflows or [], "fw_links": fw_links or {},
+        "val_its": val_its, "val_rows": val_rows, "val_notes": val_notes,
     }, html=True)
 
 

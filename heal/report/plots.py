@@ -207,10 +207,40 @@ def learning_curves(doc: dict) -> bytes | None:
     return _png(fig)
 
 
+def validation(doc: dict) -> bytes | None:
+    """Relative error of each validated property against the oracle (the thesis where the oracle has none),
+    per iteration, one panel per phase; the tolerance band of ``loop.validate`` when the campaign sets one."""
+    from heal.validate.report import by_property
+
+    numbers, table, _ = by_property(doc["status"])
+    phases: dict[str, list[dict]] = {}
+    for r in table:
+        if any(e is not None for e in r["rel_errors"]):
+            phases.setdefault(r["phase"], []).append(r)
+    if not phases:
+        return None
+    fig, axes = _fig(w=4.2 * len(phases), h=3.4, ncols=len(phases))
+    tol = doc.get("validate_tolerance") or {}
+    for ax, (phase, rows) in zip(axes, phases.items()):
+        for r in rows:
+            y = [100 * e if e is not None else np.nan for e in r["rel_errors"]]
+            ax.plot(numbers, y, marker="o", label=r["property"])
+        for key, props in (("lattice", ("lattice", "lattice_300k")), ("elastic", ("c11", "c12", "c44"))):
+            if tol.get(key) is not None and any(r["property"] in props for r in rows):
+                ax.axhspan(-100 * tol[key], 100 * tol[key], color="#2ca02c", alpha=0.08)
+        ax.axhline(0, color="k", lw=0.6)
+        ax.set_xticks(numbers, [f"it{n}" for n in numbers])
+        ax.set_title(phase)
+        ax.legend(fontsize="small")
+    axes[0].set_ylabel("model vs oracle (%)")
+    fig.tight_layout()
+    return _png(fig)
+
+
 def all_plots(doc: dict) -> dict[str, bytes]:
     """Name -> PNG of every plot there is data for (names are file stems)."""
     out = {"classes": classes(doc), "rmse": rmse(doc), "labels": labels(doc), "times": stage_times(doc),
-           "calibration": calibration(doc), "lcurve": learning_curves(doc)}
+           "calibration": calibration(doc), "lcurve": learning_curves(doc), "validation": validation(doc)}
     for d in doc["iterations"]:
         out[f"deviation-it{d['row']['iteration']}"] = deviation_histogram(d)
     latest = next((d for d in reversed(doc["iterations"]) if d["parity"]), None)

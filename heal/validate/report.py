@@ -37,11 +37,49 @@ def flat_rows(st: dict) -> list[tuple[str, ...]]:
 
 
 def _cell(r: dict) -> str:
-    """A model value for the console's per-iteration columns: the number, or the MD verdict in a word."""
+    """A model value for the per-iteration columns: the number, or the MD verdict in a word."""
     if "stable" in r:
         word = "stable" if r["stable"] else "UNSTABLE"
         return word + (f" (RDF {r['rdf_distance']:.2f})" if r.get("rdf_distance") is not None else "")
     return _num(r.get("model"))
+
+
+def by_property(st: dict, last: int | None = None) -> tuple[list[int], list[dict], list[str]]:
+    """The validation pivoted: (validated iterations, one row per (phase, property), notes).
+
+    A row: ``phase``, ``property``, ``unit``, ``cells`` (the model's value per iteration, text), ``rel_errors``
+    (per iteration, None where none), ``oracle`` and ``thesis`` (text) and the latest iteration's ``rel_error``
+    (text) and ``ok``. `last`: only the latest `last` validated iterations.
+    """
+    its = [it for it in st.get("iterations", []) if (it.get("validation") or {}).get("rows")]
+    if last:
+        its = its[-last:]
+    keys: dict[tuple[str, str], dict] = {}
+    notes: dict[str, str] = {}
+    for it in its:
+        for r in it["validation"]["rows"]:
+            if r["property"] == "note":
+                notes[r["phase"]] = r["model"]
+            else:
+                keys.setdefault((r["phase"], r["property"]), {})[it["iteration"]] = r
+    numbers = [it["iteration"] for it in its]
+    out = []
+    for (phase, prop), by_it in keys.items():
+        latest = by_it.get(numbers[-1])
+        r = latest or next(reversed(by_it.values()))
+        if "stable" in r:
+            oracle = ("stable" if str(r.get("oracle")).startswith("stable") else "UNSTABLE") if r.get("oracle") \
+                else "-"
+        else:
+            oracle = _num(r.get("oracle"))
+        rel = (latest or {}).get("rel_error")
+        out.append({"phase": phase, "property": prop, "unit": r.get("unit", ""),
+                    "cells": [_cell(by_it[n]) if n in by_it else "-" for n in numbers],
+                    "rel_errors": [by_it[n].get("rel_error") if n in by_it else None for n in numbers],
+                    "oracle": oracle, "thesis": _num(r.get("thesis")),
+                    "rel_error": "-" if rel is None else f"{rel:+.1%}",
+                    "ok": {True: "yes", False: "NO", None: ""}[(latest or {}).get("ok")]})
+    return numbers, out, list(notes.values())
 
 
 def rich_table(st: dict, last: int = 6):
@@ -51,39 +89,20 @@ def rich_table(st: dict, last: int = 6):
     thesis and the latest iteration's relative error and verdict: the properties converge left to right. Notes
     (a phase skipped for the campaign's elements) follow as lines. ``flat_rows`` keeps every field for the pages.
     """
-    its = [it for it in st.get("iterations", []) if (it.get("validation") or {}).get("rows")][-last:]
-    if not its:
+    numbers, table, notes = by_property(st, last)
+    if not numbers:
         return None
     from rich.console import Group
     from rich.table import Table
 
-    keys: dict[tuple[str, str], dict] = {}
-    notes: dict[str, str] = {}
-    for it in its:
-        for r in it["validation"]["rows"]:
-            if r["property"] == "note":
-                notes[r["phase"]] = r["model"]
-            else:
-                keys.setdefault((r["phase"], r["property"]), {})[it["iteration"]] = r
     t = Table(title="validation: the model per iteration, the oracle, the thesis "
                     "(rel. error of the last iteration against the oracle)")
-    for c in ["phase", "property"] + [f"it{it['iteration']}" for it in its] + ["oracle", "thesis", "rel. error",
-                                                                               "ok"]:
+    for c in ["phase", "property"] + [f"it{n}" for n in numbers] + ["oracle", "thesis", "rel. error", "ok"]:
         t.add_column(c, justify="left" if c in ("phase", "property") else "right")
-    last_it = its[-1]["iteration"]
-    for (phase, prop), by_it in keys.items():
-        r = by_it.get(last_it) or next(reversed(by_it.values()))
-        unit = r.get("unit", "")
-        oracle = (("stable" if "stable," in (r.get("oracle") or "") else "UNSTABLE") if r.get("oracle") else "-") \
-            if "stable" in r else _num(r.get("oracle"))
-        rel = r.get("rel_error") if last_it in by_it else None
-        t.add_row(phase, prop + (f" ({unit})" if unit else ""),
-                  *[_cell(by_it[it["iteration"]]) if it["iteration"] in by_it else "-" for it in its],
-                  oracle, _num(r.get("thesis")), "-" if rel is None else f"{rel:+.1%}",
-                  {True: "yes", False: "NO", None: ""}[r.get("ok") if last_it in by_it else None])
-    if not notes:
-        return t
-    return Group(t, *[f"  note: {n}" for n in notes.values()])
+    for r in table:
+        t.add_row(r["phase"], r["property"] + (f" ({r['unit']})" if r["unit"] else ""), *r["cells"],
+                  r["oracle"], r["thesis"], r["rel_error"], r["ok"])
+    return Group(t, *[f"  note: {n}" for n in notes]) if notes else t
 
 
 def html_table(st: dict) -> str:
