@@ -96,6 +96,7 @@ def rmse(doc: dict) -> bytes | None:
         ax.set_xlabel("iteration")
         ax.set_xticks(x)
     fig.suptitle("held-out errors (mean over the tested models)")
+    fig.tight_layout()
     return _png(fig)
 
 
