@@ -71,6 +71,10 @@ class InitSpec(_Strict):
     rattle: float = Field(0.05, ge=0.0, description="Gaussian displacement std (Å)")
     #: held-out frames from the oracle's MD at the exploration temperatures (None: a hash share of the labels)
     heldout_md: HeldoutMD | None = None
+    #: your own held-out frames (any file or directory ``heal data import`` reads: vasprun.xml, OUTCAR, extxyz,
+    #: DeePMD systems, DP-GEN runs), paths relative to the campaign file: stored in the held-out set, never
+    #: trained on; they add to ``heldout_md`` and to the ``train.test_fraction`` share
+    heldout: list[str] = []
 
 
 class ExploreStage(_Strict):

@@ -10,50 +10,23 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-from ase.calculators.calculator import Calculator, all_changes
-
 from heal import progress
 from heal.campaign import Campaign
-from heal.errors import ConfigError
+from heal.errors import ConfigError, FatalError
 from heal.fsutil import atomic_write_json
 
 
-class OracleCalculator(Calculator):
-    """An in-process oracle (``compute(atoms) -> (energy, forces, stress)``) as an ASE calculator."""
-
-    implemented_properties = ["energy", "forces"]
-
-    def __init__(self, labeler):
-        super().__init__()
-        self.labeler = labeler
-
-    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        super().calculate(atoms, properties, system_changes)
-        energy, forces, _ = self.labeler.compute(self.atoms)
-        self.results = {"energy": float(energy), "forces": np.asarray(forces, dtype=float)}
-
-
 def md_frames(atoms, labeler, temperature: float, steps: int, every: int, timestep_fs: float, seed: int) -> list:
-    """Frames every `every` steps of an NVT Langevin run of `atoms` at `temperature` K driven by `labeler`."""
-    from ase import units
-    from ase.md.langevin import Langevin
-    from ase.md import velocitydistribution as vd
+    """Frames every `every` steps of an NVT Langevin run of `atoms` at `temperature` K driven by `labeler`
+    (the validate stage's oracle MD; the starting frame is left out)."""
+    from heal.validate.calculators import OracleCalculator
+    from heal.validate.md import ase_md
 
-    a = atoms.copy()
-    a.calc = OracleCalculator(labeler)
-    rng = np.random.default_rng(seed)
-    if hasattr(vd, "thermalize_momenta"):  # ase >= 3.29
-        vd.thermalize_momenta(a, temperature, rng=rng)
-    else:
-        vd.MaxwellBoltzmannDistribution(a, temperature_K=temperature, rng=rng)
-    md = Langevin(a, timestep=timestep_fs * units.fs, temperature_K=temperature, friction=0.01 / units.fs, rng=rng,
-                  fixcm=False)
+    tr = ase_md(atoms, OracleCalculator(labeler), temperature, steps, every, timestep_fs, seed, friction=0.01)
+    if tr["error"]:
+        raise FatalError(f"held-out MD at {temperature:g} K with the oracle failed: {tr['error']}")
     out = []
-    for _ in range(steps // every):
-        md.run(every)
-        f = a.copy()
-        f.calc = None
+    for f in tr["frames"][1:]:
         f.info = {"heldout_T": float(temperature)}
         out.append(f)
     return out

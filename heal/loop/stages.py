@@ -17,7 +17,7 @@ import numpy as np
 from ase.io import read
 
 from heal.campaign import Campaign
-from heal.errors import FatalError
+from heal.errors import ConfigError, FatalError
 from heal.engines import get_engine
 from heal.explore.lammps import ladder_runs
 from heal.fsutil import atomic_write_json
@@ -56,14 +56,22 @@ def stage_init(camp: Campaign) -> dict:
         from heal.grow.start import import_parent
 
         out["grown_from"] = import_parent(camp)
-    if camp.cfg.init.data:
-        from heal.data.importer import import_files
+    src = camp.cfg.source.parent if camp.cfg.source else Path.cwd()
+    for field, into, key in (("data", camp.dataset, "imported"), ("heldout", camp.testset, "heldout_imported")):
+        if getattr(camp.cfg.init, field):
+            from heal.data.importer import import_files
 
-        src = camp.cfg.source.parent if camp.cfg.source else Path.cwd()
-        paths = [p if Path(p).is_absolute() else str(src / p) for p in camp.cfg.init.data]
-        reports = import_files(paths, camp.dataset, trim=camp.cfg.init.trim, d_min=camp.cfg.label.d_min)
-        out["imported"] = sum(r.added for r in reports)
-        out["import_reports"] = [{"file": str(r.path), "added": r.added, "error": r.error} for r in reports]
+            paths = [p if Path(p).is_absolute() else str(src / p) for p in getattr(camp.cfg.init, field)]
+            reports = import_files(paths, into, trim=camp.cfg.init.trim if field == "data" else 0,
+                                   d_min=camp.cfg.label.d_min)
+            out[key] = sum(r.added for r in reports)
+            out["import_reports"] += [{"file": str(r.path), "field": f"init.{field}", "added": r.added,
+                                       "error": r.error} for r in reports]
+            if field == "heldout" and not out[key]:
+                raise ConfigError(f"{camp.cfg.source}: field 'init.heldout': no frame could be imported from "
+                                  f"{', '.join(paths)} ({'; '.join(str(r.error) for r in reports if r.error)}); "
+                                  f"give labeled frames (vasprun.xml, OUTCAR, extxyz with energies and forces, "
+                                  f"DeePMD systems) or remove the field")
     frames = initial_frames(camp)
     res = label_frames(frames, camp.cfg.label, camp.root / "init" / "label", camp.executor, partial=True)
     added = camp.append_labels(res.labeled, {"stage": "init", "iteration": -1, "oracle": camp.cfg.label.oracle})
