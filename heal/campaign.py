@@ -55,6 +55,7 @@ class Campaign:
             from heal.grow.lineage import prepare_child
 
             prepare_child(cfg)
+        _absolute_paths(cfg)
         root = cfg.campaign_dir()
         frozen = yaml.safe_dump(cfg.model_dump(mode="json", exclude={"source"}), sort_keys=True)
         cfile = root / CONFIG_NAME
@@ -151,3 +152,20 @@ class Campaign:
         r2 = self.testset.append(test, provenance) if test else None
         return {"train_added": r1.added if r1 else 0, "test_added": r2.added if r2 else 0,
                 "duplicates": (r1.duplicates if r1 else 0) + (r2.duplicates if r2 else 0)}
+
+
+def _absolute_paths(cfg: CampaignConfig) -> None:
+    """The campaign file's relative paths (``init.data``, ``init.heldout``, a machine file of the user's) are
+    relative to that file; the frozen copy lives in the campaign directory and is what every stage reads, so
+    they are frozen as absolute paths."""
+    from heal import MACHINES_DIR
+
+    if cfg.source is None:
+        return
+    base = cfg.source.parent
+    for field in ("data", "heldout"):
+        setattr(cfg.init, field, [p if Path(p).expanduser().is_absolute() else str((base / p).resolve())
+                                  for p in getattr(cfg.init, field)])
+    machine = cfg.machine_file()
+    if machine.parent != MACHINES_DIR.resolve():
+        cfg.machine = str(machine)

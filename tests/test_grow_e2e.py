@@ -18,7 +18,7 @@ from heal.families import CHAIN_ORDER
 from heal.grow.bias import read_bias
 from heal.grow.guard import assess, guarded
 from heal.plan import Decision
-from tiny_campaign import tiny_campaign
+from tiny_campaign import meam_frames, tiny_campaign
 
 CHAIN_TRAIN = {"type_map": "chain", "sel": 20}
 
@@ -32,13 +32,18 @@ def heal(*args, timeout=900):
 
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory):
+    from ase.io import write
+
     base = tmp_path_factory.mktemp("grow")
-    parent = tiny_campaign(base, "p4", iterations=1, train=CHAIN_TRAIN)
+    mine = meam_frames(3, 11)  # held-out frames of the user's own for the parent's family
+    write(base / "mine4.extxyz", mine, format="extxyz")
+    parent = tiny_campaign(base, "p4", iterations=1, train=CHAIN_TRAIN,
+                           init={"n_seed_labels": 10, "heldout": ["mine4.extxyz"]})
     child = tiny_campaign(base, "c5", iterations=1, system={"family": "HEA5"}, train=CHAIN_TRAIN,
                           init={"n_seed_labels": 6}, grow_from="p4.yaml",
                           grow={"finetune_steps": 30, "finetune_start_lr": 0.0005, "old_ratio": 0.5})
     heal("chain", str(parent), str(child))
-    return {"base": base, "parent": base / "p4", "child": base / "c5"}
+    return {"base": base, "parent": base / "p4", "child": base / "c5", "mine": mine}
 
 
 @pytest.mark.engine
@@ -48,6 +53,11 @@ def test_child_imports_the_parents_frames_on_the_same_side(grown):
     c_train, c_test = Dataset(c / "dataset").hashes(), Dataset(c / "testset").hashes()
     assert p_train and p_test
     assert p_train <= c_train and p_test <= c_test
+    # the user's own held-out frames (known by their energies: the importer wraps positions) stay held out
+    energy = lambda frames: {round(float(a.get_potential_energy()), 6) for a in frames}  # noqa: E731
+    mine = energy(grown["mine"])
+    assert mine <= energy(Dataset(p / "testset").iter_frames()) and mine <= energy(Dataset(c / "testset").iter_frames())
+    assert not mine & energy(Dataset(c / "dataset").iter_frames())
     assert not (p_test & c_train)  # held-out frames never reach training
     assert len(c_train) > len(p_train)  # the child labeled HEA5 frames of its own
     assert any("Fe" in a.get_chemical_symbols() for a in Dataset(c / "dataset").iter_frames())
@@ -83,6 +93,7 @@ def test_status_shows_lineage_and_forgetting_per_family(grown):
     assert st["lineage"]["imported"]["train_frames"] > 0
     fg = st["iterations"][0]["forgetting"]
     fam = fg["families"]["p4 (HEA4)"]
+    assert fam["n_frames"] == len(Dataset(grown["parent"] / "testset"))  # the user's frames among them
     assert len(fam["rmse_f"]) == 2 and len(fam["rmse_e_per_atom"]) == 2  # every child model tested
     assert all(math.isfinite(x) and x > 0 for x in fam["rmse_f"] + fam["rmse_e_per_atom"])
     base = st["lineage"]["baseline"]["p4 (HEA4)"]

@@ -35,3 +35,22 @@ def tiny_campaign(directory: Path, name: str = "tiny", iterations: int = 2, **ov
     path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     return path
+
+
+def meam_frames(n: int, seed: int, elements=("Ni", "Co", "Cr", "Al")) -> list:
+    """`n` MEAM-labeled 32-atom random FCC cells of `elements` (rattled 0.1 Å): held-out frames "of your own"."""
+    import numpy as np
+    from ase.build import bulk
+
+    from heal.frames import set_labels
+    from heal.label.meam import MeamLabeler
+
+    meam, rng, out = MeamLabeler(), np.random.default_rng(seed), []
+    for _ in range(n):
+        a = bulk("Ni", "fcc", a=3.6, cubic=True).repeat(2)
+        a.set_chemical_symbols(rng.permutation((list(elements) * 32)[:32]))
+        a.rattle(0.1, seed=int(rng.integers(1 << 30)))
+        e, f, s = meam.compute(a)
+        out.append(set_labels(a, e, f, stress=s))
+    meam.close()
+    return out
