@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -17,6 +18,7 @@ from heal.data.dataset import Dataset
 from heal.families import CHAIN_ORDER
 from heal.grow.bias import read_bias
 from heal.grow.guard import assess, guarded
+from heal.grow.report import forgetting_plot, forgetting_rows
 from heal.plan import Decision
 from tiny_campaign import meam_frames, tiny_campaign
 
@@ -103,6 +105,77 @@ def test_status_shows_lineage_and_forgetting_per_family(grown):
     text = heal("status", str(c)).stdout
     assert "lineage: p4 (HEA4) -> c5" in text
     assert "forgetting guard" in text and "p4 (HEA4): force RMSE" in text
+
+
+def _forgetting_cells(text: str) -> dict[tuple[int, str], dict[str, str]]:
+    rows = re.findall(r'<tr data-iteration="(\d+)" data-family="([^"]+)"( class="warn")?>(.*?)</tr>', text, re.S)
+    return {(int(it), fam): {**dict(re.findall(r'data-field="(\w+)">([^<]*)<', body)), "warn": bool(warn)}
+            for it, fam, warn, body in rows}
+
+
+def _png_is_drawn(path) -> bool:
+    import matplotlib.image as mpimg
+
+    img = mpimg.imread(path)
+    return img.ndim == 3 and img.shape[0] > 50 and float(np.std(img[..., :3])) > 0.01
+
+
+@pytest.mark.engine
+def test_report_shows_each_ancestor_familys_errors_as_in_status_json(grown, tmp_path):
+    c = grown["child"]
+    heal("report", str(c), "-o", str(tmp_path / "child"))
+    text = (tmp_path / "child" / "report.html").read_text()
+    st = json.loads(heal("status", str(c), "--json").stdout)
+    cells = _forgetting_cells(text)
+    want = [(r["iteration"], name, f, r["forgetting"]) for r in st["iterations"] if r["forgetting"]
+            for name, f in r["forgetting"]["families"].items()]
+    assert want and set(cells) == {(it, name) for it, name, _, _ in want}
+    for it, name, f, fg in want:
+        row = cells[(it, name)]
+        assert float(row["rmse_f"]) == pytest.approx(f["rmse_f_mean"], abs=5e-5)
+        assert float(row["before_rmse_f"]) == pytest.approx(f["before_rmse_f"], abs=5e-5)
+        assert float(row["rise"].rstrip("%")) == pytest.approx(100 * f["rise"], abs=0.05)
+        assert float(row["rmse_e_per_atom"]) == pytest.approx(1000 * f["rmse_e_per_atom_mean"], abs=5e-3)
+        assert float(row["before_rmse_e_per_atom"]) == pytest.approx(1000 * f["before_rmse_e_per_atom"], abs=5e-3)
+        assert int(row["n_frames"]) == f["n_frames"]
+        assert row["warn"] == (name in fg["exceeded"]) == row["guard"].startswith("EXCEEDED")
+    assert 'id="plot-forgetting"' in text and _png_is_drawn(tmp_path / "child" / "forgetting.png")
+    # a campaign that did not grow shows nothing of it
+    heal("report", str(grown["parent"]), "-o", str(tmp_path / "parent"))
+    ptext = (tmp_path / "parent" / "report.html").read_text()
+    assert 'id="forgetting"' not in ptext and not (tmp_path / "parent" / "forgetting.png").exists()
+
+
+def test_report_marks_the_families_that_rose_above_the_limit():
+    """Two iterations, two ancestors; the guard's own arithmetic (assess) decides which rows are warned."""
+    from heal.report.html import page
+
+    before = {"a": {"rmse_f_mean": 0.50, "rmse_e_per_atom_mean": 0.010},
+              "b": {"rmse_f_mean": 0.40, "rmse_e_per_atom_mean": 0.020}}
+    its = []
+    for it, (fa, fb) in enumerate([(0.52, 0.41), (0.58, 0.42)]):
+        now = {"a": {"n_frames": 4, "rmse_f": [fa, fa], "rmse_e_per_atom": [0.01, 0.01], "rmse_f_mean": fa,
+                     "rmse_e_per_atom_mean": 0.011},
+               "b": {"n_frames": 3, "rmse_f": [fb, fb], "rmse_e_per_atom": [0.02, 0.02], "rmse_f_mean": fb,
+                     "rmse_e_per_atom_mean": 0.021}}
+        fg = {"iteration": it, **assess(now, before, 0.10)}
+        row = {"iteration": it, "state": "completed", "explored": 0, "accurate": 0, "candidate": 0, "failed": 0,
+               "labeled": 0, "rejected": 0, "rmse_force": None, "rmse_energy_per_atom": None,
+               "rmse_force_by_element": {}, "forgetting": fg}
+        its.append({"row": row, "deviation": {"groups": {}}, "rmse_virial_per_atom": None, "times": {}})
+    doc = {"status": {"campaign": "c", "state": "finished", "directory": "/c", "dataset_frames": 0,
+                      "testset_frames": 0, "labels_total": 0, "finished": None, "fizzled": []},
+           "iterations": its, "label_budget": None}
+    rows = forgetting_rows(doc)
+    assert [(r["iteration"], r["family"], r["exceeded"]) for r in rows] == [
+        (0, "a", False), (0, "b", False), (1, "a", True), (1, "b", False)]
+    cells = _forgetting_cells(page(doc, {}))
+    assert [k for k, v in cells.items() if v["warn"]] == [(1, "a")]
+    assert cells[(1, "a")]["rise"] == "+16.0%" and cells[(1, "a")]["guard"] == "EXCEEDED (limit +10%)"
+    assert cells[(0, "b")]["rise"] == "+2.5%" and cells[(0, "b")]["rmse_e_per_atom"] == "21.00"
+    assert forgetting_plot(doc)[:8] == b"\x89PNG\r\n\x1a\n"
+    doc["iterations"] = [{**d, "row": {**d["row"], "forgetting": None}} for d in its]
+    assert forgetting_rows(doc) == [] and forgetting_plot(doc) is None and 'id="forgetting"' not in page(doc, {})
 
 
 def test_assess_flags_a_rise_above_the_limit_with_the_numbers():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from heal.campaign import Campaign
 from heal.fsutil import atomic_write_bytes, atomic_write_text
+from heal.grow.report import forgetting_rows
 from heal.report.plots import STAGES, all_plots
 from heal.templating import render
 
@@ -33,6 +34,7 @@ def page(doc: dict, plot_src: dict[str, str], *, live: bool = False, refresh: in
         "elements": sorted({e for d in its for e in d["row"]["rmse_force_by_element"]}),
         "stages": STAGES, "calibration_table": cal, "workflows": workflows or [], "fw_links": fw_links or {},
         "val_its": val_its, "val_rows": val_rows, "val_notes": val_notes,
+        "forgetting": forgetting_rows(doc),  # grown campaigns only (heal.grow)
     }, html=True)
 
 

@@ -242,6 +242,9 @@ def all_plots(doc: dict) -> dict[str, bytes]:
     """Name -> PNG of every plot there is data for (names are file stems)."""
     out = {"classes": classes(doc), "rmse": rmse(doc), "labels": labels(doc), "times": stage_times(doc),
            "calibration": calibration(doc), "lcurve": learning_curves(doc), "validation": validation(doc)}
+    from heal.grow.report import forgetting_plot  # ancestor families of a grown campaign
+
+    out["forgetting"] = forgetting_plot(doc)
     for d in doc["iterations"]:
         out[f"deviation-it{d['row']['iteration']}"] = deviation_histogram(d)
     latest = next((d for d in reversed(doc["iterations"]) if d["parity"]), None)
