@@ -12,7 +12,8 @@ import json
 
 import pytest
 
-from heal.label.meam import FILE_ELEMENTS, import_lammps, potential_files
+from heal.label.meam import FILE_ELEMENTS, potential_files
+from heal.lammps_module import import_lammps
 from heal.validate import runner
 from heal.validate.compare import rows
 from heal.validate.spec import ValidateSpec, ValidateTolerance
