@@ -48,10 +48,9 @@ def _spec(camp: Campaign, side: str) -> dict:
 
 def oracle_key(spec: dict) -> str:
     """A short hash of what the oracle's values depend on (the model-only settings left out)."""
-    v = {k: x for k, x in spec["validate"].items() if k not in ("spread", "max_candidates", "npt_steps")}
-    props = [p for p in v.get("properties", []) if p != "lattice_300k"]
+    v = {k: x for k, x in spec["validate"].items() if k not in ("spread", "max_candidates")}
     blob = json.dumps({**{k: x for k, x in spec.items() if k not in ("side", "models", "type_map", "validate")},
-                       "validate": {**v, "properties": props}}, sort_keys=True)
+                       "validate": v}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
