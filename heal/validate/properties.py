@@ -84,15 +84,23 @@ def _repeats(atoms: Atoms) -> float:
     return float(atoms.info.get("repeat", 1))
 
 
-def relax_ions(atoms: Atoms, calc, fmax: float, max_steps: int = 200) -> bool:
-    """Relax the ions of `atoms` in its fixed cell (L-BFGS) until every force is below `fmax` eV/Å; False (and
-    no step) when no force exceeds it already."""
+def relax_ions(atoms: Atoms, calc, fmax: float, max_steps: int = 200, d_min: float | None = None) -> bool:
+    """Relax the ions of `atoms` in its fixed cell (L-BFGS) until every force is below `fmax` eV/Å (at most
+    `max_steps` steps); False (and no step) when no force exceeds it already.
+
+    ValueError when two atoms come closer than `d_min` (Å) on the way: the potential lets the cell collapse.
+    """
     atoms.calc = calc
     if _max_force(atoms) <= fmax:
         return False
     from ase.optimize import LBFGS
 
-    LBFGS(atoms, logfile=None).run(fmax=fmax, steps=max_steps)
+    from heal.validate.md import min_distance
+
+    for _ in LBFGS(atoms, logfile=None).irun(fmax=fmax, steps=max_steps):
+        if d_min is not None and (d := min_distance(atoms, cutoff=d_min + 0.1)) < d_min:
+            raise ValueError(f"{atoms.get_chemical_formula()}: the ions collapse when relaxed (shortest distance "
+                             f"{d:.2f} Å < {d_min} Å); the potential has no stable cell here")
     return True
 
 
@@ -101,11 +109,13 @@ def _max_force(atoms: Atoms) -> float:
 
 
 def energy_volume(atoms: Atoms, calc, lattice: np.ndarray, relax_fmax: float | None = None,
-                  max_steps: int = 200, info: dict | None = None) -> list[float]:
+                  max_steps: int = 200, info: dict | None = None, d_min: float | None = None) -> list[float]:
     """Energies (eV per cell) of `atoms` scaled to each lattice constant in `lattice` (Å).
 
-    With ``relax_fmax`` the ions are relaxed at each lattice constant (fixed cell), each relaxation starting
-    from the previous one's fractional coordinates; `info` (if given) gets ``relaxed`` and ``max_force``.
+    With ``relax_fmax`` the ions are relaxed at each lattice constant (fixed cell, see :func:`relax_ions`),
+    each relaxation starting from the previous one's fractional coordinates; `info` (if given) gets
+    ``relaxed`` and ``max_force`` (the largest force left, eV/Å: above ``relax_fmax`` when a relaxation
+    ran out of steps).
     """
     out = []
     frac = None
@@ -115,7 +125,7 @@ def energy_volume(atoms: Atoms, calc, lattice: np.ndarray, relax_fmax: float | N
             x.set_scaled_positions(frac)
         x.calc = calc
         if relax_fmax is not None:
-            moved = relax_ions(x, calc, relax_fmax, max_steps)
+            moved = relax_ions(x, calc, relax_fmax, max_steps, d_min)
             frac = x.get_scaled_positions(wrap=False)
             if info is not None:
                 info["relaxed"] = info.get("relaxed", False) or moved
@@ -125,15 +135,17 @@ def energy_volume(atoms: Atoms, calc, lattice: np.ndarray, relax_fmax: float | N
 
 
 def equilibrium(atoms: Atoms, calc, a_guess: float | None = None, span: float = 0.06, points: int = 7,
-                fine_span: float = 0.015, relax_fmax: float | None = None, max_steps: int = 200) -> EosResult:
+                fine_span: float = 0.015, relax_fmax: float | None = None, max_steps: int = 200,
+                d_min: float | None = None) -> EosResult:
     """Equilibrium lattice constant and bulk modulus of the cubic cell `atoms` (see the module docstring).
 
     ``a_guess`` defaults to the cell's own lattice constant; ``span`` and ``fine_span`` are relative
     half-widths of the coarse and fine scans of ``points`` lattice constants each; ``relax_fmax`` (eV/Å):
-    relax the ions at each lattice constant (None: fractional coordinates fixed).
+    relax the ions at each lattice constant (None: fractional coordinates fixed) in at most ``max_steps``
+    steps; ValueError when they come closer than ``d_min`` Å.
     """
     info: dict = {}
-    kw = {"relax_fmax": relax_fmax, "max_steps": max_steps, "info": info}
+    kw = {"relax_fmax": relax_fmax, "max_steps": max_steps, "info": info, "d_min": d_min}
 
     n_rep = _repeats(atoms)
     a0 = a_guess if a_guess is not None else _cubic_a(atoms) / n_rep

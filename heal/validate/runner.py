@@ -35,15 +35,22 @@ MD_PHASES = ("gamma", "ni3al")
 #: ions are relaxed (fixed cell) until every force is below this (eV/Å): at each volume of the E-V scan of a
 #: cell with internal forces (the random γ cell; ordered cells have none and take no step) and in the elastic fits
 RELAX_FMAX = 1e-3
+#: L-BFGS steps per E-V point at most (the MEAM teacher's γ cell: 30-45 from the unrelaxed sites, fewer after)
+RELAX_STEPS = 100
 
 
-def _phase_props(name: str, cell, calc, vs: ValidateSpec, timings: dict) -> dict:
+def _relaxed_eos(cell, calc, d_min: float):
+    return equilibrium(cell, calc, relax_fmax=RELAX_FMAX, max_steps=RELAX_STEPS, d_min=d_min)
+
+
+def _phase_props(name: str, cell, calc, vs: ValidateSpec, timings: dict, d_min: float) -> dict:
     out: dict = {}
     t0 = time.monotonic()
-    eos = equilibrium(cell, calc, relax_fmax=RELAX_FMAX)
+    eos = _relaxed_eos(cell, calc, d_min)
     out["lattice"] = eos.a
     out["bulk_modulus"] = eos.bulk_modulus
     out["relaxed_ions"] = eos.relaxed_ions
+    out["max_force"] = eos.max_force
     if "eos" in vs.properties:
         out["eos"] = {"a": eos.lattice, "energy_per_atom": [e / eos.n_atoms for e in eos.energies]}
     timings[f"{name} lattice"] = time.monotonic() - t0
@@ -67,10 +74,10 @@ def _external_note(oracle: str, name: str, phases: list[str], vs: ValidateSpec) 
             f"the reference (set validate.oracle: universal or meam for oracle values)")
 
 
-def _member_a(cell, calc) -> float | None:
+def _member_a(cell, calc, d_min: float) -> float | None:
     """A member's 0 K lattice constant, None when it has no energy minimum (the spread leaves it out)."""
     try:
-        return equilibrium(cell, calc, relax_fmax=RELAX_FMAX).a
+        return _relaxed_eos(cell, calc, d_min).a
     except ValueError:
         return None
 
@@ -117,10 +124,10 @@ def run(spec: dict, workdir: Path) -> dict:
         ph: dict = {}
         try:
             if {"lattice", "eos", "elastic"} & set(vs.properties):
-                ph.update(_phase_props(name, cell, calc, vs, timings))
+                ph.update(_phase_props(name, cell, calc, vs, timings, spec["d_min"]))
                 if spread_calcs:
                     t0 = time.monotonic()
-                    ph["lattice_members"] = [ph["lattice"]] + [_member_a(cell, c) for c in spread_calcs]
+                    ph["lattice_members"] = [ph["lattice"]] + [_member_a(cell, c, spec["d_min"]) for c in spread_calcs]
                     timings[f"{name} spread"] = time.monotonic() - t0
         except ValueError as exc:  # no minimum, non-finite energies: the potential fails this phase
             ph["error"] = str(exc)
