@@ -100,3 +100,14 @@ def test_random_gamma_cell_ions_are_relaxed_at_each_volume_lower_minimum_no_forc
     # an ordered cell (L1_2) has no forces on its sites: nothing to relax, the same curve either way
     l12 = build("ni3al", HEA4)
     assert not equilibrium(l12, calc, relax_fmax=1e-3).relaxed_ions
+
+
+def test_chgnet_oracle_runs_its_own_npt_through_the_same_barostat(tmp_path):
+    """The universal oracle (CHGNet) on the 4-atom Ni cell, 20 steps: stress-driven NPT on a second in-process
+    oracle; a short run, so only a sane lattice constant (CHGNet's Ni: ~3.5 Å)."""
+    vs = ValidateSpec(phases=["ni"], properties=["lattice_300k"], npt_steps=20, sample_every=5, md_repeat=1)
+    spec = {"side": "oracle", "oracle": "universal", "params": {}, "elements": HEA4, "composition": None,
+            "type_map": HEA4, "d_min": 1.5, "validate": vs.model_dump(mode="json")}
+    res = runner.run(spec, tmp_path)
+    assert res["phases"]["ni"]["lattice_300k"] == pytest.approx(3.52, rel=0.03), res
+    assert "lattice" not in res["phases"]["ni"] and "ni npt" in res["timings"]
