@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 import yaml
@@ -51,13 +52,25 @@ def test_validate_stage_side_by_side_cached_oracle_and_unstable_frames_as_candid
         r = by[key]
         if r["model"] is None:
             err = brief[key[0]]["error"]
-            assert "no energy minimum" in err or "non-finite" in err, brief
+            assert "no energy minimum" in err or "non-finite" in err or "ions collapse" in err, brief
             assert by[(key[0], "error")]["ok"] is False
             continue
         assert math.isfinite(r["model"]), brief
         assert r["rel_error"] == pytest.approx((r["model"] - r["oracle"]) / r["oracle"])
+    # the oracle's own 300 K lattice constant (ase's MTK barostat on the MEAM teacher; its value against LAMMPS's
+    # fix npt is in test_validate_npt), the model measured against it, the thesis's HEA4 value the third column
+    a300 = by[("gamma", "lattice_300k")]
+    assert a300["oracle"] == pytest.approx(by[("gamma", "lattice")]["oracle"], rel=0.02) and a300["thesis"] == 3.57
+    if a300["model"] is not None:
+        assert a300["rel_error"] == pytest.approx((a300["model"] - a300["oracle"]) / a300["oracle"])
+    # the random gamma cell's ions were relaxed at each volume on both sides
+    oracle_res = json.loads((Path(out["oracle_dir"]) / "results.json").read_text())
+    assert oracle_res["phases"]["gamma"]["relaxed_ions"] is True and "gamma npt" in oracle_res["timings"]
+    if "error" not in brief["gamma"]:
+        assert brief["gamma"]["relaxed_ions"] is True, brief
     # two members: the a0 spread of the ensemble (a member without a minimum is left out of it)
-    assert len(brief["gamma"]["lattice_members"]) == 2
+    fine = [ph for ph in ("gamma", "ni", "ni3al") if "error" not in brief[ph]]
+    assert fine and all(len(brief[ph]["lattice_members"]) == 2 for ph in fine), brief
     assert "lack C" in by[("cr23c6", "note")]["model"]
     hot = by[("gamma", "md 30000 K")]
     assert hot["stable"] is False and hot["ok"] is False and out["ok"] is False

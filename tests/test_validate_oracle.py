@@ -12,7 +12,8 @@ import json
 
 import pytest
 
-from heal.label.meam import FILE_ELEMENTS, import_lammps, potential_files
+from heal.label.meam import FILE_ELEMENTS, potential_files
+from heal.lammps_module import import_lammps
 from heal.validate import runner
 from heal.validate.compare import rows
 from heal.validate.spec import ValidateSpec, ValidateTolerance
@@ -102,3 +103,21 @@ def test_a_family_without_carbon_skips_cr23c6_with_a_note_and_an_oracle_without_
     assert res10["phases"] == {} and "oracle cannot compute" in res10["notes"]["cr23c6"]
     table = rows({"phases": {"ni": res["phases"]["ni"]}, "notes": {}}, res, ValidateTolerance())
     assert any(r["property"] == "note" and r["phase"] == "cr23c6" for r in table)
+
+
+@pytest.mark.parametrize("oracle", ["gpaw", "vasp"])
+def test_an_external_dft_oracle_gets_a_note_naming_it_the_properties_and_the_thesis_column(tmp_path, oracle):
+    vs = ValidateSpec(phases=["ni", "gamma"])  # every property
+    spec = {"side": "oracle", "oracle": oracle, "params": {}, "elements": HEA4, "composition": None,
+            "type_map": HEA4, "d_min": 1.5, "validate": vs.model_dump(mode="json")}
+    res = runner.run(spec, tmp_path)
+    assert res["phases"] == {}
+    ni, gamma = res["notes"]["ni"], res["notes"]["gamma"]
+    assert ni.startswith("ni: no oracle values for lattice, eos, elastic: ") and f"the {oracle!r} oracle" in ni
+    assert gamma.startswith("gamma: no oracle values for lattice, eos, lattice_300k, md: ")
+    assert "thesis column is the reference" in gamma and "validate.oracle: universal" in gamma
+    model = {"phases": {"ni": {"lattice": 3.51}, "gamma": {"lattice_300k": 3.58}}, "notes": {}}
+    by = {(r["phase"], r["property"]): r for r in rows(model, res)}
+    assert by[("ni", "lattice")]["oracle"] is None and by[("ni", "lattice")]["thesis"] == 3.52
+    assert by[("gamma", "lattice_300k")]["rel_error"] == pytest.approx((3.58 - 3.57) / 3.57)
+    assert "external DFT jobs" in by[("ni", "note")]["model"]

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from ase import units
 from ase.calculators.emt import EMT
+from ase.calculators.lj import LennardJones
 from scipy.optimize import minimize_scalar
 
 from heal import phases
 from heal.validate import md
-from heal.validate.properties import elastic_cubic, equilibrium, scaled, strain_cell
+from heal.validate.properties import elastic_cubic, equilibrium, relax_ions, scaled, strain_cell
 
 
 def _energy(atoms, calc=None):
@@ -102,3 +103,24 @@ def test_emt_md_at_300k_is_stable_and_a_squeezed_cell_is_not():
     assert not bad["stable"]
     assert any("shortest distance" in r for r in bad["reasons"])
     assert 0 in bad["unstable_frames"]
+
+
+def test_a_relaxation_in_which_the_ions_collapse_is_an_error_of_the_phase_not_an_energy():
+    """Lennard-Jones (σ = 1 Å) in an FCC cell stretched beyond its inflection point (neighbours at 1.41 σ): the
+    rattled ions fall into pairs at ~1.12 σ, as a poor model lets the random γ cell collapse when relaxed."""
+    cell = phases.fcc(2.0, "Cu").repeat(2)
+    cell.info["repeat"] = 2
+    cell.rattle(0.05, seed=1)
+    lj = LennardJones(sigma=1.0, epsilon=1.0, rc=3.0)
+    with pytest.raises(ValueError, match=r"ions collapse when relaxed \(shortest distance 1\.\d\d Å < 1.2 Å\)"):
+        equilibrium(cell, lj, relax_fmax=1e-3, max_steps=100, d_min=1.2)
+    x = scaled(cell, 2.0 * 0.94)  # the scan's first point: without the guard its relaxation goes on into the collapse
+    assert relax_ions(x, lj, 1e-3, 100)  # it ends in pairs ~0.1 Å shorter than the lattice's neighbours
+    assert md.min_distance(x) < 1.88 / np.sqrt(2) - 0.1
+    # EMT's copper relaxes back onto its lattice: ions relaxed, no error, no force left
+    cu = phases.fcc(3.6, "Cu").repeat(2)
+    cu.info["repeat"] = 2
+    cu.rattle(0.05, seed=1)
+    eos = equilibrium(cu, EMT(), relax_fmax=1e-3, max_steps=100, d_min=1.2)
+    assert eos.relaxed_ions and eos.max_force <= 1e-3
+    assert eos.a == pytest.approx(equilibrium(phases.fcc(3.6, "Cu"), EMT()).a, abs=2e-3)

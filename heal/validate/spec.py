@@ -21,8 +21,10 @@ class ValidateSpec(Strict):
     Phases: ``ni`` (FCC Ni), ``ni3al`` (L1₂ γ′), ``gamma`` (the family's FCC solid solution, random
     decoration), ``cr23c6`` (D8₄ carbide; skipped with a note in a family without Cr or C). Properties:
     ``lattice`` (0 K, E-V fit), ``eos`` (the E-V curve is kept), ``elastic`` (C11, C12, C44 of the ordered
-    cubic phases ni, ni3al, cr23c6), ``lattice_300k`` (NPT at 300 K, model only: the thesis reference is
-    the check), ``md`` (NVT stability and RDF at each temperature, model against the oracle).
+    cubic phases ni, ni3al, cr23c6), ``lattice_300k`` (isotropic NPT at 300 K and 1 bar of the first of
+    gamma, ni3al, ni: LAMMPS ``fix npt`` for the model, ase's MTK barostat for an in-process oracle; the
+    thesis's 3.55-3.59 Å is the third column), ``md`` (NVT stability and RDF at each temperature, model
+    against the oracle).
     """
 
     phases: list[Literal["ni", "ni3al", "gamma", "cr23c6"]] = Field(["ni", "ni3al", "gamma", "cr23c6"],

@@ -6,8 +6,8 @@ through the campaign's executor, in one submission, so a cluster runs them like 
 - ``iter-XXX/validate/model/``: the first ensemble member (its E-V curves, elastic constants, MD with
   LAMMPS ``pair_style deepmd``); the other members give the spread of the 0 K lattice constant;
 - ``validate/oracle/<key>/``: the oracle's values, computed once and reused by every iteration (the key is a
-  hash of the oracle, its parameters, the elements and the ``validate:`` settings: change any and the oracle
-  is computed again).
+  hash of the oracle, its parameters, the elements and the ``validate:`` settings but the model-only
+  ``spread`` and ``max_candidates``: change any other, e.g. ``npt_steps``, and the oracle is computed again).
 
 ``iter-XXX/validate/validate.json`` (written last, atomically) holds the side-by-side rows
 (:mod:`heal.validate.compare`) and the verdict against ``loop.validate``; it is the stage's done-marker.
@@ -48,10 +48,9 @@ def _spec(camp: Campaign, side: str) -> dict:
 
 def oracle_key(spec: dict) -> str:
     """A short hash of what the oracle's values depend on (the model-only settings left out)."""
-    v = {k: x for k, x in spec["validate"].items() if k not in ("spread", "max_candidates", "npt_steps")}
-    props = [p for p in v.get("properties", []) if p != "lattice_300k"]
+    v = {k: x for k, x in spec["validate"].items() if k not in ("spread", "max_candidates")}
     blob = json.dumps({**{k: x for k, x in spec.items() if k not in ("side", "models", "type_map", "validate")},
-                       "validate": {**v, "properties": props}}, sort_keys=True)
+                       "validate": v}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
