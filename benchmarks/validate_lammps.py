@@ -44,10 +44,11 @@ def main(argv=None) -> None:
     from ase.calculators.lammpslib import LAMMPSlib
 
     from heal.validate.calculators import model_session
-    from heal.validate.lammps_md import LammpsCalculator, _lammps_with_plugins
+    from heal.lammps_module import import_lammps_with_plugins
+    from heal.validate.lammps_md import LammpsCalculator
     from heal.validate.md import ase_md
 
-    _lammps_with_plugins()  # LAMMPS_PLUGIN_PATH for both arms
+    import_lammps_with_plugins()  # LAMMPS_PLUGIN_PATH for both arms
     tm, model = list(args.type_map), args.model.resolve()
     own = LammpsCalculator(model_session(model, tm))
     lib = LAMMPSlib(lmpcmds=[f"pair_style deepmd {model}", f"pair_coeff * * {' '.join(tm)}"],

@@ -18,7 +18,8 @@ from heal.data.dataset import Dataset
 from heal.families import CHAIN_ORDER
 from heal.grow.bias import read_bias
 from heal.grow.guard import assess, guarded
-from heal.grow.report import forgetting_plot, forgetting_rows
+from heal.grow.report import forgetting_rows
+from heal.report.plots import forgetting_plot
 from heal.plan import Decision
 from tiny_campaign import meam_frames, tiny_campaign
 

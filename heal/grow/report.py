@@ -61,35 +61,3 @@ def forgetting_rows(doc: dict) -> list[dict]:
                         "rmse_e_per_atom": f["rmse_e_per_atom_mean"], "limit": fg["max_forgetting"],
                         "exceeded": name in fg["exceeded"]})
     return out
-
-
-def forgetting_plot(doc: dict) -> bytes | None:
-    """Held-out force RMSE of every ancestor family against the child's iteration (mean over its models), the
-    parent's baseline dashed and the guard's limit dotted, in the family's colour; None if not grown."""
-    from heal.report.plots import _fig, _png
-
-    rows = forgetting_rows(doc)
-    if not rows:
-        return None
-    fig, (ax,) = _fig()
-    fams = list(dict.fromkeys(r["family"] for r in rows))
-    for k, fam in enumerate(fams):
-        mine = [r for r in rows if r["family"] == fam]
-        colour = f"C{k % 10}"
-        ax.plot([r["iteration"] for r in mine], [r["rmse_f"] for r in mine], "o-", color=colour, label=fam)
-        base = mine[-1]["before_rmse_f"]
-        if base is not None:
-            ax.axhline(base, color=colour, ls="--", lw=1, label=f"{fam}: parent (baseline)")
-            ax.axhline(base * (1 + mine[-1]["limit"]), color=colour, ls=":", lw=1,
-                       label=f"{fam}: limit +{mine[-1]['limit']:.0%}")
-        bad = [r for r in mine if r["exceeded"]]
-        if bad:
-            ax.plot([r["iteration"] for r in bad], [r["rmse_f"] for r in bad], "x", color="#d62728", ms=10,
-                    mew=2, label="exceeded" if k == 0 else None)
-    its = sorted({r["iteration"] for r in rows})
-    ax.set_xticks(its)
-    ax.set_xlabel("iteration")
-    ax.set_ylabel("held-out force RMSE (eV/Å)")
-    ax.set_title("forgetting guard: ancestor families")
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
-    return _png(fig)

@@ -238,13 +238,43 @@ def validation(doc: dict) -> bytes | None:
     return _png(fig)
 
 
+def forgetting_plot(doc: dict) -> bytes | None:
+    """Held-out force RMSE of every ancestor family against the child's iteration (mean over its models), the
+    parent's baseline dashed and the guard's limit dotted, in the family's colour; None if not grown."""
+    from heal.grow.report import forgetting_rows
+
+    rows = forgetting_rows(doc)
+    if not rows:
+        return None
+    fig, (ax,) = _fig()
+    fams = list(dict.fromkeys(r["family"] for r in rows))
+    for k, fam in enumerate(fams):
+        mine = [r for r in rows if r["family"] == fam]
+        colour = f"C{k % 10}"
+        ax.plot([r["iteration"] for r in mine], [r["rmse_f"] for r in mine], "o-", color=colour, label=fam)
+        base = mine[-1]["before_rmse_f"]
+        if base is not None:
+            ax.axhline(base, color=colour, ls="--", lw=1, label=f"{fam}: parent (baseline)")
+            ax.axhline(base * (1 + mine[-1]["limit"]), color=colour, ls=":", lw=1,
+                       label=f"{fam}: limit +{mine[-1]['limit']:.0%}")
+        bad = [r for r in mine if r["exceeded"]]
+        if bad:
+            ax.plot([r["iteration"] for r in bad], [r["rmse_f"] for r in bad], "x", color="#d62728", ms=10,
+                    mew=2, label="exceeded" if k == 0 else None)
+    its = sorted({r["iteration"] for r in rows})
+    ax.set_xticks(its)
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("held-out force RMSE (eV/Å)")
+    ax.set_title("forgetting guard: ancestor families")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    return _png(fig)
+
+
 def all_plots(doc: dict) -> dict[str, bytes]:
     """Name -> PNG of every plot there is data for (names are file stems)."""
     out = {"classes": classes(doc), "rmse": rmse(doc), "labels": labels(doc), "times": stage_times(doc),
            "calibration": calibration(doc), "lcurve": learning_curves(doc), "validation": validation(doc)}
-    from heal.grow.report import forgetting_plot  # ancestor families of a grown campaign
-
-    out["forgetting"] = forgetting_plot(doc)
+    out["forgetting"] = forgetting_plot(doc)  # ancestor families of a grown campaign
     for d in doc["iterations"]:
         out[f"deviation-it{d['row']['iteration']}"] = deviation_histogram(d)
     latest = next((d for d in reversed(doc["iterations"]) if d["parity"]), None)
