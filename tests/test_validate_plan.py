@@ -128,3 +128,20 @@ def test_console_table_puts_the_iterations_side_by_side_with_the_last_verdict():
     head = next(line for line in con.export_text().splitlines() if "property" in line)
     assert "it2" in head and "it0" not in head
     assert rich_table({"iterations": [{"iteration": 0}]}) is None
+
+
+def test_console_table_keeps_an_error_short_and_its_message_in_a_note():
+    from rich.console import Console
+
+    from heal.validate.report import rich_table
+
+    model = _model()
+    model["phases"]["ni3al"] = {"error": "AlNi3: no energy minimum between 3.154 and 3.557 Å"}
+    st = {"iterations": [{"iteration": 0, "validation": {"rows": rows(model, ORACLE, ValidateTolerance())}},
+                         {"iteration": 1, "validation": {"rows": rows(_model(), ORACLE, ValidateTolerance())}}]}
+    con = Console(record=True, width=220)
+    con.print(rich_table(st))
+    text = con.export_text()
+    err = next(line for line in text.splitlines() if "ni3al" in line and "error" in line)
+    assert [c.strip() for c in err.split("│")[1:-1]][:4] == ["ni3al", "error", "ERROR (note)", "-"]
+    assert "note: it0 ni3al: AlNi3: no energy minimum between 3.154 and 3.557 Å" in text

@@ -38,6 +38,8 @@ def flat_rows(st: dict) -> list[tuple[str, ...]]:
 
 def _cell(r: dict) -> str:
     """A model value for the per-iteration columns: the number, or the MD verdict in a word."""
+    if r["property"] == "error":
+        return "ERROR (note)"
     if "stable" in r:
         word = "stable" if r["stable"] else "UNSTABLE"
         return word + (f" (RDF {r['rdf_distance']:.2f})" if r.get("rdf_distance") is not None else "")
@@ -61,6 +63,8 @@ def by_property(st: dict, last: int | None = None) -> tuple[list[int], list[dict
             if r["property"] == "note":
                 notes[r["phase"]] = r["model"]
             else:
+                if r["property"] == "error":  # the message is long: a note under the table
+                    notes[f"{it['iteration']} {r['phase']}"] = f"it{it['iteration']} {r['phase']}: {r['model']}"
                 keys.setdefault((r["phase"], r["property"]), {})[it["iteration"]] = r
     numbers = [it["iteration"] for it in its]
     out = []
