@@ -29,7 +29,7 @@ VALIDATE = {"phases": ["ni", "ni3al", "gamma", "cr23c6"], "temperatures": [300, 
             "npt_steps": 100, "sample_every": 10, "md_repeat": 2, "spread": True, "max_candidates": 4}
 
 
-def test_validate_stage_side_by_side_cached_oracle_and_unstable_frames_as_candidates(tmp_path):
+def test_validate_stage_side_by_side_cached_oracle_and_unstable_frames_as_candidates(tmp_path, monkeypatch):
     path = tiny_campaign(tmp_path, "val", iterations=1, init={"n_seed_labels": 8}, train={"steps": 300},
                          validate=VALIDATE, loop={"validate": {}})
     camp = Campaign.create(parse_config(yaml.safe_load(path.read_text()), path))
@@ -110,3 +110,17 @@ def test_validate_stage_side_by_side_cached_oracle_and_unstable_frames_as_candid
     assert "lack C" in page
     img = mpimg.imread(io.BytesIO((tmp_path / "report" / "validation.png").read_bytes()), format="png")
     assert img.shape[0] > 100 and float(img[..., :3].std()) > 0.02
+    # select: the validation frames take their places first (they were dropped when the exploration filled the
+    # cap); the exploration's pick gets what is left of select.max_per_iter
+    import heal.select.pipeline as pipeline
+    from heal.engines.deepmd import select
+
+    real_pick, caps = pipeline.pick, []
+
+    def checking_pick(camp_, it_, cands, models_, cap):
+        caps.append(cap)
+        return real_pick(camp_, it_, cands, models_, cap)
+
+    monkeypatch.setattr(pipeline, "pick", checking_pick)
+    res = select(camp, 0)
+    assert caps == [camp.cfg.select.max_per_iter - len(cands)] and res["from_validation"] == len(cands)

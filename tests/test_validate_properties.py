@@ -102,7 +102,26 @@ def test_emt_md_at_300k_is_stable_and_a_squeezed_cell_is_not():
     bad = md.summarize(md.ase_md(squeezed, EMT(), 300.0, steps=20, every=10, seed=3), len(cell), d_min=1.5)
     assert not bad["stable"]
     assert any("shortest distance" in r for r in bad["reasons"])
-    assert 0 in bad["unstable_frames"]
+    assert bad["unstable_frames"] == []  # it starts collapsed: no frame the oracle would label
+
+
+def test_the_frames_to_label_from_an_unstable_run_lead_into_the_collapse():
+    """Frames closer than d_min are refused by the oracle; the ones that lead into the failure are labelable."""
+    from ase import Atoms
+
+    base = Atoms("Cu2", positions=[[1.0, 1.0, 1.0], [4.0, 1.0, 1.0]], cell=[10.0, 10.0, 10.0], pbc=True)
+    frames, epot = [], []
+    for k, gap in enumerate([2.5, 2.4, 2.2, 2.0, 1.8, 1.2, 0.9]):  # atom 1 walks into atom 0
+        a = base.copy()
+        a.positions[1] = a.positions[0] + [gap, 0.0, 0.0]
+        frames.append(a)
+        epot.append(-3.0 * len(a) + 0.01 * k)
+    tr = {"frames": frames, "time_ps": [0.01 * k for k in range(7)], "epot": epot, "econserve": None,
+          "volume": [a.get_volume() for a in frames], "error": None}
+    s = md.summarize(tr, len(base), d_min=1.5)
+    assert not s["stable"] and s["unstable_frames"] == [2, 3, 4]  # the LEAD_IN = 3 frames before frame 5
+    tr["error"] = "Lost atoms: original 2 current 1"
+    assert md.summarize(tr, len(base), d_min=1.5)["unstable_frames"] == [2, 3, 4]  # frames 5, 6 stay refused
 
 
 def test_a_relaxation_in_which_the_ions_collapse_is_an_error_of_the_phase_not_an_energy():

@@ -63,11 +63,13 @@ def select(camp: Campaign, it: int) -> dict:
     seeds = {s.name: s.atoms for s in read_seed_set(camp.seeds_dir)} if calibrated else {}
     run_dirs = sorted(p.parent for p in (camp.iter_dir(it) / "explore").glob("task-*/*/done.json"))
     totals, cands, levels = screen_runs(camp, run_dirs, seeds, it)
-    frames, stats = pick(camp, it, cands, models_of(camp, it), selection_cap(camp, it))
-    if camp.cfg.validation is not None:  # frames of unstable validation MD go to the next label step too
-        from heal.validate.stage import unstable_candidates
+    cap, extra = selection_cap(camp, it), []
+    if camp.cfg.validation is not None:  # frames of unstable validation MD: a failure the exploration did not
+        from heal.validate.stage import unstable_candidates  # see; they take their places first
 
-        extra = unstable_candidates(camp, it, max(0, selection_cap(camp, it) - len(frames)))
+        extra = unstable_candidates(camp, it, cap)
+    frames, stats = pick(camp, it, cands, models_of(camp, it), max(0, cap - len(extra)))
+    if camp.cfg.validation is not None:
         frames, stats = frames + extra, {**stats, "from_validation": len(extra)}
     counts = {"accurate": int(totals[0]), "candidate": int(totals[1]), "failed": int(totals[2])}
     return finish_select(camp, it, frames, counts, strategy=camp.cfg.select.strategy, runs=len(run_dirs),

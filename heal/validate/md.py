@@ -7,7 +7,9 @@ conserved energy, fitted over the run; None for Langevin dynamics, which conserv
 rise of the potential energy above its first value (eV/atom) and the RDF g(r) averaged over the frames.
 A run is *stable* when no atom was lost, LAMMPS did not stop, every distance stayed ≥ ``d_min`` (the label
 threshold), the energies stayed finite and the potential energy never rose by more than ``max_rise``
-eV/atom. RDF distance between two curves: ∫|g_a − g_b| dr / ∫ g_b dr (0 for identical curves; g_b the
+eV/atom. An unstable run's frames to label (``unstable_frames``) are those the oracle accepts (every distance
+≥ ``d_min``): the last ``LEAD_IN`` before the first collapse or before the run stopped, and those past the
+energy rise. RDF distance between two curves: ∫|g_a − g_b| dr / ∫ g_b dr (0 for identical curves; g_b the
 reference).
 """
 
@@ -21,6 +23,8 @@ from ase.neighborlist import neighbor_list
 
 #: rise of the potential energy (eV/atom) above its start beyond which a run is called exploding
 MAX_RISE = 1.0
+#: frames before a collapse (or before the run stopped) that become candidates for labeling
+LEAD_IN = 3
 
 
 def min_distance(atoms: Atoms, cutoff: float = 4.0) -> float:
@@ -140,12 +144,17 @@ def summarize(trace: dict, n_atoms: int, d_min: float, max_rise: float = MAX_RIS
         reasons.append("non-finite energy")
     elif rise > max_rise:
         reasons.append(f"potential energy rose by {rise:.2f} eV/atom (> {max_rise})")
-    unstable_frames = [i for i, d in enumerate(dmins) if d < d_min]
+    # frames to label: the oracle refuses atoms closer than d_min, so the frames that lead into the failure
+    unstable_frames = []
+    bad = [i for i, d in enumerate(dmins) if d < d_min]
+    if bad:  # the last frames before the first collapse
+        unstable_frames += list(range(max(0, bad[0] - LEAD_IN), bad[0]))
     if trace.get("error") or lost > 0:  # the frames just before the run stopped
-        unstable_frames += list(range(max(0, len(frames) - 3), len(frames)))
+        unstable_frames += list(range(max(0, len(frames) - LEAD_IN), len(frames)))
     if finite:
         unstable_frames += [i for i, e in enumerate(epot) if (e - epot[0]) / n_atoms > max_rise]
-    unstable_frames = [i for i in unstable_frames if np.all(np.isfinite(frames[i].positions))]
+    unstable_frames = [i for i in unstable_frames
+                       if dmins[i] >= d_min and np.all(np.isfinite(frames[i].positions))]
     return {"stable": not reasons, "reasons": reasons, "atoms_lost": int(lost), "d_min": d_lo,
             "energy_drift": drift, "epot_rise": rise if finite else None,
             "epot_mean": float(epot[first:].mean() / n_atoms) if finite else None,
