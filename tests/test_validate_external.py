@@ -9,19 +9,24 @@ local executor.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
+import yaml
 from ase.build import bulk
 
-from heal import MACHINES_DIR
-from heal.config import LabelSpec
-from heal.exec import get_executor, load_machine
+from heal.campaign import Campaign
+from heal.config import LabelSpec, parse_config
 from heal.label.meam import MeamLabeler
 from heal.validate import runner
 from heal.validate.compare import rows
 from heal.validate.external import is_external, oracle_values
 from heal.validate.properties import signed_strains
 from heal.validate.spec import ValidateSpec
+from heal.validate.stage import _spec, stage_validate, validate_dir
+from tiny_campaign import tiny_campaign
 
 HEA4 = ["Ni", "Co", "Cr", "Al"]
 
@@ -106,20 +111,36 @@ def test_which_oracles_compute_in_external_jobs():
 
 
 @pytest.mark.engine
-def test_gpaw_oracle_values_of_the_one_atom_ni_cell_through_the_labeling_stage(tmp_path):
-    """Real GPAW (PBE, 300 eV, 4x4x4 k, 0.2 eV smearing: tiny settings, ~50 s on 2 loaded cores): 13 E-V
-    points and 4 strained cells of 1 atom, labeled by heal's labeling stage with the local executor."""
+def test_gpaw_oracle_values_of_the_one_atom_ni_cell_through_the_validate_stage_and_its_cache(tmp_path):
+    """Real GPAW (PBE, 300 eV, 4x4x4 k, 0.2 eV smearing: tiny settings, ~50 s on 2 loaded cores): the validate
+    stage of a campaign whose ``validate.oracle`` is GPAW sends 13 E-V points and 4 strained cells of 1 atom
+    through heal's labeling stage (local executor) and caches them. The model side is already done (results.json
+    in place, computed by the in-process MEAM path), so only the oracle runs."""
     params = {"ecut": 300, "kpts": [4, 4, 4], "smearing": 0.2}
-    vs = ValidateSpec(phases=["ni"], properties=["lattice", "elastic"], strains=[0.01])
-    spec = {"side": "oracle", "oracle": "gpaw", "params": params, "elements": ["Ni"], "composition": None,
-            "d_min": 1.5, "validate": vs.model_dump(mode="json")}
-    executor = get_executor(load_machine(MACHINES_DIR / "local.yaml"))
-    res = oracle_values(spec, tmp_path, LabelSpec(oracle="gpaw", params=params, timeout_s=240), executor)
+    path = tiny_campaign(tmp_path, "dft", validate={"phases": ["ni"], "properties": ["lattice", "elastic"],
+                                                    "strains": [0.01], "spread": False, "oracle": "gpaw",
+                                                    "oracle_params": params})
+    camp = Campaign.create(parse_config(yaml.safe_load(path.read_text()), path))
+    for it in (0, 1):
+        mdir = validate_dir(camp, it) / "model"
+        mdir.mkdir(parents=True)
+        runner.run({**_spec(camp, "oracle"), "oracle": "meam", "params": {}}, mdir)  # MEAM's values stand in
+    out = stage_validate(camp, 0, [])
+    odir = Path(out["oracle_dir"])
+    res = json.loads((odir / "results.json").read_text())
     ni = res["phases"]["ni"]
-    assert res["single_points"] == 17 and len(list((tmp_path / "label").glob("*/oracle/gpaw.txt"))) == 17
+    assert res["oracle"] == "gpaw" and res["single_points"] == 17
+    assert len(list((odir / "label").glob("*/oracle/gpaw.txt"))) == 17
     # PBE Ni: a0 3.52-3.54 Å; the thesis's reference C11 / C12 / C44 276 / 159 / 132 GPa
     assert 3.48 < ni["lattice"] < 3.58
     assert ni["c11"] == pytest.approx(276.0, rel=0.2) and ni["c12"] == pytest.approx(159.0, rel=0.2)
     assert ni["c44"] == pytest.approx(132.0, rel=0.2)
     # two independent fits of one crystal: the E-V curvature and the stress-strain slopes
     assert ni["bulk_modulus"] == pytest.approx((ni["c11"] + 2 * ni["c12"]) / 3, rel=0.05)
+    by = {(r["phase"], r["property"]): r for r in out["rows"]}
+    assert by[("ni", "c11")]["oracle"] == ni["c11"] and by[("ni", "c11")]["thesis"] == 276.0
+    assert by[("ni", "lattice")]["rel_error"] == pytest.approx((by[("ni", "lattice")]["model"] - ni["lattice"])
+                                                               / ni["lattice"])
+    # the next iteration reuses the cached oracle values: no GPAW run
+    again = stage_validate(camp, 1, [])
+    assert again["oracle_cached"] is True and again["oracle_seconds"] == out["oracle_seconds"]
