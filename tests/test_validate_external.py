@@ -145,3 +145,14 @@ def test_gpaw_oracle_values_of_the_one_atom_ni_cell_through_the_validate_stage_a
     # the next iteration reuses the cached oracle values: no GPAW run
     again = stage_validate(camp, 1, [])
     assert again["oracle_cached"] is True and again["oracle_seconds"] == out["oracle_seconds"]
+
+
+def test_a_cell_the_labeling_stage_rejects_is_a_note_of_its_phase_and_the_other_phase_keeps_its_values(tmp_path):
+    vs = ValidateSpec(phases=["ni", "ni3al"], properties=["lattice"])
+    spec = {"side": "oracle", "oracle": "gpaw", "params": {}, "elements": HEA4, "composition": None,
+            "d_min": 1.5, "validate": vs.model_dump(mode="json")}
+    # Ni3Al's shortest distance (a/√2 ≈ 2.4-2.7 Å over the scan) is below this d_min: rejected before any label
+    res = oracle_values(spec, tmp_path, LabelSpec(oracle="meam", d_min=2.8), None, labeler=CheckingMeam())
+    assert set(res["phases"]) == {"ni"} and 3.4 < res["phases"]["ni"]["lattice"] < 3.6
+    note = res["notes"]["ni3al"]
+    assert note.startswith("ni3al: no oracle values: the oracle rejected 7 validation cell(s)") and "d_min" in note
