@@ -12,6 +12,10 @@ Elastic constants (cubic symmetry): the relaxed cell is strained by Voigt strain
 cell when the strain leaves forces on them, and the stress is fitted linearly against the strain:
 C11 = dσ1/dε1, C12 = ½ (dσ2/dε1 + dσ3/dε1), C44 = dσ4/dε4. ASE's stress sign (positive = tensile) makes
 σ = C ε directly. Results in GPa.
+
+The scan and the fits (:func:`scan_equilibrium`, :func:`fit_elastic`) take energies and stresses from
+whoever computes them: an ASE calculator here, single-point label jobs for external DFT oracles
+(:mod:`heal.validate.external`).
 """
 
 from __future__ import annotations
