@@ -37,11 +37,11 @@ class OracleCalculator(Calculator):
 
 
 class ExternalOracle(SetupError):
-    """The oracle computes in external jobs only (VASP, GPAW): validation has no in-process reference values."""
+    """The oracle computes in external jobs only (VASP, GPAW): no in-process calculator (see heal.validate.external)."""
 
     def __init__(self, name: str):
-        super().__init__(f"the {name!r} oracle computes in external jobs (DFT) only; validation computes "
-                         f"reference values with in-process oracles (meam, universal)")
+        super().__init__(f"the {name!r} oracle computes in external jobs (DFT) only; the validate stage "
+                         f"computes its values through label jobs (heal.validate.external), not in process")
         self.oracle = name
 
 

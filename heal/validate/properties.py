@@ -12,6 +12,10 @@ Elastic constants (cubic symmetry): the relaxed cell is strained by Voigt strain
 cell when the strain leaves forces on them, and the stress is fitted linearly against the strain:
 C11 = dσ1/dε1, C12 = ½ (dσ2/dε1 + dσ3/dε1), C44 = dσ4/dε4. ASE's stress sign (positive = tensile) makes
 σ = C ε directly. Results in GPa.
+
+The scan and the fits (:func:`scan_equilibrium`, :func:`fit_elastic`) take energies and stresses from
+whoever computes them: an ASE calculator here, single-point label jobs for external DFT oracles
+(:mod:`heal.validate.external`).
 """
 
 from __future__ import annotations
@@ -73,10 +77,21 @@ def _cubic_a(atoms: Atoms) -> float:
 
 
 def scaled(atoms: Atoms, a: float) -> Atoms:
-    """A copy of the cubic cell `atoms` with lattice constant `a` (fractional coordinates kept)."""
+    """A copy of the cell `atoms` with lattice constant `a` (fractional coordinates kept): a cubic cell
+    (``info["repeat"]`` conventional cells per edge), or any cell whose ``info["a"]`` names its lattice
+    constant (e.g. the 1-atom primitive FCC cell), scaled homogeneously."""
     out = atoms.copy()
+    if "a" in atoms.info:
+        out.set_cell(atoms.cell.array * (a / float(atoms.info["a"])), scale_atoms=True)
+        out.info["a"] = float(a)
+        return out
     out.set_cell(np.eye(3) * a * (_repeats(atoms)), scale_atoms=True)
     return out
+
+
+def lattice_of(atoms: Atoms) -> float:
+    """The lattice constant of a cell :func:`scaled` can scale (Å)."""
+    return float(atoms.info["a"]) if "a" in atoms.info else _cubic_a(atoms) / _repeats(atoms)
 
 
 def _repeats(atoms: Atoms) -> float:
@@ -146,32 +161,42 @@ def equilibrium(atoms: Atoms, calc, a_guess: float | None = None, span: float = 
     """
     info: dict = {}
     kw = {"relax_fmax": relax_fmax, "max_steps": max_steps, "info": info, "d_min": d_min}
+    eos = scan_equilibrium(atoms, lambda lat: energy_volume(atoms, calc, lat, **kw), a_guess, span, points,
+                           fine_span)
+    eos.relaxed_ions = bool(info.get("relaxed", False))
+    eos.max_force = float(info.get("max_force", 0.0))
+    return eos
 
-    n_rep = _repeats(atoms)
-    a0 = a_guess if a_guess is not None else _cubic_a(atoms) / n_rep
+
+def scan_equilibrium(atoms: Atoms, energies_of, a_guess: float | None = None, span: float = 0.06,
+                     points: int = 7, fine_span: float = 0.015) -> EosResult:
+    """The E-V scan and fit of :func:`equilibrium`, whoever computes the energies: ``energies_of(lattice)``
+    gives the energies (eV per cell) of `atoms` scaled (:func:`scaled`) to each lattice constant of the array
+    (one call per scan: coarse, a moved window when the minimum is at its edge, fine)."""
+    a0 = a_guess if a_guess is not None else lattice_of(atoms)
+    per_a3 = scaled(atoms, 1.0).get_volume()  # cell volume / a^3
     lat = a0 * np.linspace(1 - span, 1 + span, points)
-    en = energy_volume(atoms, calc, lat, **kw)
+    en = list(energies_of(lat))
     if not np.all(np.isfinite(en)):
         raise ValueError(f"{atoms.get_chemical_formula()}: non-finite energy on the E-V scan")
     i = int(np.argmin(en))
     if i in (0, len(en) - 1):  # minimum at the edge: move the window once
         lat = lat[i] * np.linspace(1 - span, 1 + span, points)
-        en = energy_volume(atoms, calc, lat, **kw)
+        en = list(energies_of(lat))
         i = int(np.argmin(en))
         if i in (0, len(en) - 1):
             raise ValueError(f"{atoms.get_chemical_formula()}: no energy minimum between "
                              f"{lat[0]:.3f} and {lat[-1]:.3f} Å; the potential has no stable cubic cell here")
     fine = lat[i] * np.linspace(1 - fine_span, 1 + fine_span, points)
-    en_f = energy_volume(atoms, calc, fine, **kw)
-    vols = (fine * n_rep) ** 3
+    en_f = list(energies_of(fine))
+    vols = fine ** 3 * per_a3
     v0, e0, b = EquationOfState(vols, en_f, eos="birchmurnaghan").fit()
-    a = v0 ** (1.0 / 3.0) / n_rep
+    a = (v0 / per_a3) ** (1.0 / 3.0)
     lattice = np.concatenate([lat, fine])
     energies = np.concatenate([en, en_f])
     order = np.argsort(lattice)
     return EosResult(a=float(a), volume=float(v0), energy=float(e0), bulk_modulus=float(b / units.GPa),
-                     n_atoms=len(atoms), lattice=lattice[order].tolist(), energies=energies[order].tolist(),
-                     relaxed_ions=bool(info.get("relaxed", False)), max_force=float(info.get("max_force", 0.0)))
+                     n_atoms=len(atoms), lattice=lattice[order].tolist(), energies=energies[order].tolist())
 
 
 def strain_cell(atoms: Atoms, voigt: int, e: float) -> Atoms:
@@ -201,7 +226,7 @@ def elastic_cubic(atoms: Atoms, calc, strains: tuple[float, ...] = (0.005, 0.01)
     relaxed (L-BFGS) when any force exceeds it (relaxed-ion constants; cells whose atoms all sit on inversion
     centres, such as FCC and L1₂, need no relaxation and get none).
     """
-    es = sorted({s * e for e in strains for s in (-1.0, 1.0)})
+    es = signed_strains(strains)
     uni, shear, relaxed = [], [], False
     for e in es:
         s1, r1 = _stress(strain_cell(atoms, 0, e), calc, relax_fmax, max_steps)
@@ -209,10 +234,21 @@ def elastic_cubic(atoms: Atoms, calc, strains: tuple[float, ...] = (0.005, 0.01)
         uni.append(s1)
         shear.append(s4)
         relaxed = relaxed or r1 or r4
+    return fit_elastic(es, uni, shear, relaxed)
+
+
+def signed_strains(strains) -> list[float]:
+    """Both signs of each strain, in increasing order: the strains of the elastic fit."""
+    return sorted({s * e for e in strains for s in (-1.0, 1.0)})
+
+
+def fit_elastic(es: list[float], uni, shear, relaxed: bool = False) -> ElasticResult:
+    """C11, C12, C44 from the Voigt stresses (GPa) of the uniaxial (ε1 = e) and shear (ε4 = e) cells at
+    each strain e of `es` (linear fits, see the module docstring); whoever computed the stresses."""
     x = np.array(es)
-    uni_a, shear_a = np.array(uni), np.array(shear)
+    uni_a, shear_a = np.array(uni, dtype=float), np.array(shear, dtype=float)
     c11 = np.polyfit(x, uni_a[:, 0], 1)[0]
     c12 = 0.5 * (np.polyfit(x, uni_a[:, 1], 1)[0] + np.polyfit(x, uni_a[:, 2], 1)[0])
     c44 = np.polyfit(x, shear_a[:, 3], 1)[0]
-    return ElasticResult(c11=float(c11), c12=float(c12), c44=float(c44), strains=es,
+    return ElasticResult(c11=float(c11), c12=float(c12), c44=float(c44), strains=list(es),
                          stress_uniaxial=uni_a.tolist(), stress_shear=shear_a.tolist(), relaxed_ions=relaxed)

@@ -70,8 +70,9 @@ def _external_note(oracle: str, name: str, phases: list[str], vs: ValidateSpec) 
                "md": name in MD_PHASES}
     props = [p for p in vs.properties if applies[p]]
     return (f"{name}: no oracle values for {', '.join(props) or 'any property'}: the {oracle!r} oracle computes "
-            f"in external DFT jobs and validation computes only with in-process oracles; the thesis column is "
-            f"the reference (set validate.oracle: universal or meam for oracle values)")
+            f"in external DFT jobs, which the validate stage sends as label jobs (heal.validate.external), not "
+            f"this runner job; the thesis column is the reference (set validate.oracle: universal or meam for "
+            f"oracle values)")
 
 
 def _member_a(cell, calc, d_min: float) -> float | None:

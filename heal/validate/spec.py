@@ -50,9 +50,9 @@ class ValidateSpec(Strict):
     spread: bool = True
     #: frames of unstable validation MD handed to the next label step, at most this many per iteration
     max_candidates: int = Field(8, ge=0)
-    #: the oracle of the reference values (None: the campaign's label.oracle). It must compute in process
-    #: (meam, universal); a campaign labeled by VASP or GPAW may name 'universal' (CHGNet) here, or keep
-    #: its own oracle and compare the model with the thesis only (the table says so)
+    #: the oracle of the reference values (None: the campaign's label.oracle). In-process oracles (meam,
+    #: universal) compute every property; external-job ones (VASP, GPAW) only the 0 K properties of the
+    #: smallest Ni and Ni₃Al cells, as label jobs (heal.validate.external); the rest is against the thesis
     oracle: str | None = None
     oracle_params: dict = {}
 

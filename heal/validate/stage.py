@@ -8,6 +8,8 @@ through the campaign's executor, in one submission, so a cluster runs them like 
 - ``validate/oracle/<key>/``: the oracle's values, computed once and reused by every iteration (the key is a
   hash of the oracle, its parameters, the elements and the ``validate:`` settings but the model-only
   ``spread`` and ``max_candidates``: change any other, e.g. ``npt_steps``, and the oracle is computed again).
+  An oracle that computes in external jobs (VASP, GPAW) is not a runner job: this stage sends its single
+  points through the labeling stage (:mod:`heal.validate.external`, smallest ordered cells, 0 K only).
 
 ``iter-XXX/validate/validate.json`` (written last, atomically) holds the side-by-side rows
 (:mod:`heal.validate.compare`) and the verdict against ``loop.validate``; it is the stage's done-marker.
@@ -27,6 +29,7 @@ from heal.errors import FatalError
 from heal.exec.base import Job, run_jobs
 from heal.fsutil import atomic_write_json, link_dir
 from heal.validate.compare import rows, verdict
+from heal.validate.external import is_external, oracle_values
 from heal.validate.runner import RESULTS, UNSTABLE
 
 DONE = "validate.json"
@@ -91,8 +94,11 @@ def stage_validate(camp: Campaign, it: int, models: list[Path]) -> dict:
     cached = _read(odir / RESULTS) is not None
     if not cached:
         odir.mkdir(parents=True, exist_ok=True)
-        jobs.append(_job(odir, oracle_spec))
-        names.append("oracle")
+        if is_external(oracle_spec["oracle"]):  # DFT: single-point label jobs from here (heal.validate.external)
+            oracle_values(oracle_spec, odir, camp.cfg.label, camp.executor)
+        else:
+            jobs.append(_job(odir, oracle_spec))
+            names.append("oracle")
     outcomes = run_jobs(camp.executor, jobs) if jobs else []
     failed = [(n, o) for n, o in zip(names, outcomes) if isinstance(o, Exception)]
     if failed:
