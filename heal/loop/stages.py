@@ -11,7 +11,6 @@ import json
 import logging
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 from ase.io import read
@@ -56,12 +55,11 @@ def stage_init(camp: Campaign) -> dict:
         from heal.grow.start import import_parent
 
         out["grown_from"] = import_parent(camp)
-    src = camp.cfg.source.parent if camp.cfg.source else Path.cwd()
     for field, into, key in (("data", camp.dataset, "imported"), ("heldout", camp.testset, "heldout_imported")):
         if getattr(camp.cfg.init, field):
             from heal.data.importer import import_files
 
-            paths = [p if Path(p).is_absolute() else str(src / p) for p in getattr(camp.cfg.init, field)]
+            paths = list(getattr(camp.cfg.init, field))  # absolute since Campaign.create froze them
             reports = import_files(paths, into, trim=camp.cfg.init.trim if field == "data" else 0,
                                    d_min=camp.cfg.label.d_min)
             out[key] = sum(r.added for r in reports)

@@ -31,12 +31,15 @@ from ase.build import bulk
 
 from heal.fsutil import atomic_write_json
 from heal.frames import frame_hash
-from heal.validate.properties import fit_elastic, scaled, scan_equilibrium, signed_strains, strain_cell
+from heal.validate.properties import (fit_elastic, largest_force, scaled, scan_equilibrium, signed_strains,
+                                      strain_cell)
 from heal.validate.spec import ValidateSpec
 from heal.validate.structures import buildable
 
 #: the phases computed with external oracles
 SMALL = ("ni", "ni3al")
+#: the properties single points give (the others need MD)
+STATIC = ("lattice", "eos", "elastic")
 LABEL_DIR = "label"
 
 
@@ -95,7 +98,7 @@ class _Labels:
         out = [by_hash[frame_hash(c)] for c in cells]
         self.hashes.update(by_hash)
         for a in out:
-            self.max_force = max(self.max_force, float(np.linalg.norm(a.get_forces(), axis=1).max()))
+            self.max_force = max(self.max_force, largest_force(a))
         return out
 
 
@@ -127,7 +130,7 @@ def oracle_values(spec: dict, workdir: Path, label_spec, executor, labeler=None)
     (``results.json``, written last); `label_spec` is the campaign's ``label:`` section (thresholds, retries,
     timeouts). A setup error of the labeling (program missing, ...) is raised; the frames done are kept."""
     from heal.label.registry import get_labeler
-    from heal.validate.runner import MD_PHASES, NPT_PHASES, RESULTS
+    from heal.validate.runner import RESULTS, applicable
 
     t_start = time.monotonic()
     vs = ValidateSpec.model_validate(spec["validate"])
@@ -136,14 +139,13 @@ def oracle_values(spec: dict, workdir: Path, label_spec, executor, labeler=None)
         labeler = get_labeler(oracle, spec.get("params") or {})
     cells, notes = buildable(list(vs.phases), spec["elements"], spec.get("composition"), vs.seed)
     res: dict = {"side": "oracle", "oracle": oracle, "phases": {}, "notes": dict(notes), "timings": {}}
-    static = [p for p in vs.properties if p in ("lattice", "eos", "elastic")]
-    npt = next((p for p in NPT_PHASES if p in cells), None)
-    for name in list(cells):
-        dynamic = [p for p in vs.properties if (p == "lattice_300k" and name == npt) or
-                   (p == "md" and name in MD_PHASES)]
+    static = [p for p in vs.properties if p in STATIC]
+    built = list(cells)
+    for name in built:
+        props = applicable(name, built, vs)
+        dynamic = [p for p in props if p not in STATIC]
         if name not in SMALL:
-            props = [p for p in vs.properties if p != "elastic" or name == "cr23c6"]
-            res["notes"][name] = _skip_note(oracle, name, [p for p in props if p in static or p in dynamic])
+            res["notes"][name] = _skip_note(oracle, name, props)
             del cells[name]
         elif dynamic:
             res["notes"][name] = f"{name}: " + _md_note(oracle, dynamic)

@@ -106,7 +106,7 @@ def relax_ions(atoms: Atoms, calc, fmax: float, max_steps: int = 200, d_min: flo
     ValueError when two atoms come closer than `d_min` (Å) on the way: the potential lets the cell collapse.
     """
     atoms.calc = calc
-    if _max_force(atoms) <= fmax:
+    if largest_force(atoms) <= fmax:
         return False
     from ase.optimize import LBFGS
 
@@ -119,7 +119,8 @@ def relax_ions(atoms: Atoms, calc, fmax: float, max_steps: int = 200, d_min: flo
     return True
 
 
-def _max_force(atoms: Atoms) -> float:
+def largest_force(atoms: Atoms) -> float:
+    """The largest force on an atom of `atoms` (its calculator's or its stored forces), eV/Å."""
     return float(np.linalg.norm(atoms.get_forces(), axis=1).max())
 
 
@@ -144,7 +145,7 @@ def energy_volume(atoms: Atoms, calc, lattice: np.ndarray, relax_fmax: float | N
             frac = x.get_scaled_positions(wrap=False)
             if info is not None:
                 info["relaxed"] = info.get("relaxed", False) or moved
-                info["max_force"] = max(info.get("max_force", 0.0), _max_force(x))
+                info["max_force"] = max(info.get("max_force", 0.0), largest_force(x))
         out.append(float(x.get_potential_energy()))
     return out
 

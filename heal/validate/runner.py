@@ -62,13 +62,20 @@ def _phase_props(name: str, cell, calc, vs: ValidateSpec, timings: dict, d_min: 
     return out
 
 
-def _external_note(oracle: str, name: str, phases: list[str], vs: ValidateSpec) -> str:
-    """The note of a phase an external-job oracle gives no values for: which oracle, which properties, and
-    what stands in for them."""
+def applicable(name: str, phases: list[str], vs: ValidateSpec) -> list[str]:
+    """The properties of ``validate.properties`` that phase `name` gets when the campaign builds `phases`:
+    lattice and E-V for every phase, elastic constants for the ordered ones, the 300 K NPT lattice constant
+    for the first of NPT_PHASES built, MD stability for MD_PHASES."""
     npt = next((p for p in NPT_PHASES if p in phases), None)
     applies = {"lattice": True, "eos": True, "elastic": name in ORDERED, "lattice_300k": name == npt,
                "md": name in MD_PHASES}
-    props = [p for p in vs.properties if applies[p]]
+    return [p for p in vs.properties if applies[p]]
+
+
+def _external_note(oracle: str, name: str, phases: list[str], vs: ValidateSpec) -> str:
+    """The note of a phase an external-job oracle gives no values for: which oracle, which properties, and
+    what stands in for them."""
+    props = applicable(name, phases, vs)
     return (f"{name}: no oracle values for {', '.join(props) or 'any property'}: the {oracle!r} oracle computes "
             f"in external DFT jobs, which the validate stage sends as label jobs (heal.validate.external), not "
             f"this runner job; the thesis column is the reference (set validate.oracle: universal or meam for "
